@@ -135,6 +135,8 @@ class LLMEvent(BaseModel):
     session_id: UUID | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
 
 
 class SpanContext(BaseModel):

@@ -1,0 +1,120 @@
+"""Mapping an ``LLMEvent`` to GenAI span attributes.
+
+Content attributes (``gen_ai.input.messages``, ``gen_ai.output.messages``,
+``gen_ai.system_instructions``, ``gen_ai.tool.definitions``) are JSON strings in the
+GenAI conventions' shapes and are left out when the content policy is ``NONE``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from opentelemetry.util.types import AttributeValue
+
+from moxtrace.tracing import semconv
+from moxtrace.tracing.attributes import to_attribute_value
+from moxtrace.tracing.content import ContentCapture
+from moxtrace.types.blocks import ReasoningContent, TextContent, ThinkingContent, ToolCall
+from moxtrace.types.telemetry import LLMEvent, ParsedResponse
+
+__all__ = ["llm_event_attributes", "output_messages"]
+
+_dumps = json.JSONEncoder(separators=(",", ":"), default=str, ensure_ascii=False).encode
+
+
+def output_messages(response: ParsedResponse) -> list[dict[str, Any]]:
+    """The response as GenAI ``gen_ai.output.messages`` (one assistant message)."""
+    parts: list[dict[str, Any]] = []
+    for block in response.content_blocks:
+        if isinstance(block, TextContent):
+            parts.append({"type": "text", "content": block.text})
+        elif isinstance(block, ToolCall):
+            parts.append(
+                {
+                    "type": "tool_call",
+                    "id": block.tool_call_id,
+                    "name": block.tool_name,
+                    "arguments": block.input,
+                }
+            )
+        elif isinstance(block, ThinkingContent | ReasoningContent):
+            parts.append({"type": "reasoning", "content": block.text})
+    message: dict[str, Any] = {"role": "assistant", "parts": parts}
+    if response.stop_reason is not None:
+        message["finish_reason"] = response.stop_reason.value
+    return [message]
+
+
+def llm_event_attributes(
+    event: LLMEvent, capture: ContentCapture, max_length: int
+) -> tuple[dict[str, AttributeValue], bool]:
+    """The span attributes recording ``event``, and whether any value was cut to size."""
+    response = event.response
+    usage = response.usage
+    attrs: dict[str, AttributeValue] = {
+        semconv.GEN_AI_OPERATION_NAME: semconv.OPERATION_CHAT,
+        semconv.GEN_AI_PROVIDER_NAME: semconv.PROVIDER_NAMES[event.provider],
+    }
+    request_model = event.request_model or response.model
+    if request_model:
+        attrs[semconv.GEN_AI_REQUEST_MODEL] = request_model
+    if response.model:
+        attrs[semconv.GEN_AI_RESPONSE_MODEL] = response.model
+    if response.response_id:
+        attrs[semconv.GEN_AI_RESPONSE_ID] = response.response_id
+    if response.stop_reason is not None:
+        attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = (response.stop_reason.value,)
+    if response.raw_stop_reason:
+        attrs[semconv.MOXN_LLM_STOP_REASON] = response.raw_stop_reason
+    if usage.input_tokens is not None:
+        attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = usage.input_tokens
+    if usage.output_tokens is not None:
+        attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
+    if usage.reasoning_tokens is not None:
+        attrs[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
+    if usage.cache_read_input_tokens is not None:
+        attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cache_read_input_tokens
+    if usage.cache_creation_input_tokens is not None:
+        attrs[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = usage.cache_creation_input_tokens
+    attrs[semconv.MOXN_LLM_TOOL_CALL_COUNT] = sum(
+        1 for b in response.content_blocks if isinstance(b, ToolCall)
+    )
+    if response.time_to_first_chunk_ms is not None:
+        attrs[semconv.MOXN_LLM_TIME_TO_FIRST_CHUNK_MS] = response.time_to_first_chunk_ms
+    params = event.request_parameters
+    for key, name in _REQUEST_PARAMETERS:
+        value = params.get(key)
+        if value is not None:
+            attrs[name] = value
+    if event.error:
+        attrs[semconv.ERROR_TYPE] = event.error
+    for key, value in event.attributes.items():
+        if value is not None:
+            attrs[key] = to_attribute_value(value)
+
+    truncated = False
+    if capture is not ContentCapture.NONE:
+        for name, value in (
+            (semconv.GEN_AI_INPUT_MESSAGES, event.input_messages),
+            (semconv.GEN_AI_OUTPUT_MESSAGES, output_messages(response)),
+            (semconv.GEN_AI_SYSTEM_INSTRUCTIONS, event.system_instructions),
+            (semconv.GEN_AI_TOOL_DEFINITIONS, event.tool_definitions),
+        ):
+            if not value:
+                continue
+            text = _dumps(value)
+            if len(text) > max_length:
+                text = text[:max_length]
+                truncated = True
+            attrs[name] = text
+    if truncated:
+        attrs[semconv.MOXN_TRUNCATED] = True
+    return attrs, truncated
+
+
+_REQUEST_PARAMETERS = (
+    ("max_tokens", semconv.GEN_AI_REQUEST_MAX_TOKENS),
+    ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
+    ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
+)
