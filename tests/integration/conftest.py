@@ -1,0 +1,72 @@
+"""Session fixtures: real Kafka, Phoenix and PostgreSQL servers on 127.0.0.1.
+
+Each service starts once per test session, the first time a test asks for it, in a temporary
+directory; it is stopped by pid when the session ends, whether tests passed or not. A service that
+is not installed FAILS the tests that need it (it does not skip them): run .ci/services.sh.
+See docs/services.md.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+# `tests` has no __init__.py; make `tests.support` importable however pytest was launched.
+_REPO_ROOT = str(Path(__file__).resolve().parents[2])
+if _REPO_ROOT not in sys.path:
+    sys.path.insert(0, _REPO_ROOT)
+
+from tests.support import ServiceNotInstalledError  # noqa: E402
+from tests.support import kafka as kafka_support  # noqa: E402
+from tests.support import phoenix as phoenix_support  # noqa: E402
+from tests.support import postgres as postgres_support  # noqa: E402
+from tests.support.kafka import KafkaBroker  # noqa: E402
+from tests.support.phoenix import PhoenixServer  # noqa: E402
+from tests.support.postgres import PostgresServer  # noqa: E402
+
+
+def _require(check: Callable[[], object]) -> None:
+    """Call an install check; turn a missing install into a test failure with the fix."""
+    try:
+        check()
+    except ServiceNotInstalledError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def kafka_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
+    """The session's Kafka broker (KRaft, single node): address, pid, data dir."""
+    _require(kafka_support.require_installed)
+    with kafka_support.kafka_broker(tmp_path_factory.mktemp("kafka")) as broker:
+        yield broker
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(kafka_service: KafkaBroker) -> str:
+    """Bootstrap servers of the session's Kafka broker: "127.0.0.1:PORT"."""
+    return kafka_service.bootstrap
+
+
+@pytest.fixture(scope="session")
+def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PhoenixServer]:
+    """The session's Arize Phoenix: ``.base_url``, ``.otlp_traces_endpoint``, ``.pid``."""
+    _require(phoenix_support.require_installed)
+    with phoenix_support.phoenix_server(tmp_path_factory.mktemp("phoenix")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_service() -> Iterator[PostgresServer]:
+    """The session's PostgreSQL server with an empty ``moxtrace`` database."""
+    _require(postgres_support.require_installed)
+    with postgres_support.postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_service: PostgresServer) -> str:
+    """postgresql+asyncpg://postgres@127.0.0.1:PORT/moxtrace"""
+    return postgres_service.url
