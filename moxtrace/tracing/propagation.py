@@ -81,7 +81,10 @@ def context_from_carrier(
     parsed = parse_traceparent(carrier.traceparent)
     if parsed is not None:
         trace_id, span_id, flags = parsed
-        trace_state = TraceState.from_header([carrier.tracestate]) if carrier.tracestate else None
+        # Keep the moxn entry in the remote parent's tracestate: child spans inherit it,
+        # so even a plain ``tracecontext`` hop further on carries the identity along.
+        wire = carrier.wire_tracestate()
+        trace_state = TraceState.from_header([wire]) if wire else None
         remote = trace.SpanContext(
             trace_id=int(trace_id, 16),
             span_id=int(span_id, 16),

@@ -173,7 +173,7 @@ class MoxnTraceCarrier(BaseModel):
         if not isinstance(data, Mapping):
             return {"problems": (f"carrier is a {type(data).__name__}, not a mapping",)}
         clean: dict[str, Any] = {}
-        problems: list[str] = list(data.get("problems", ()) or ())
+        problems: list[str] = []
         for name, limit in _MAX_LEN.items():
             value = data.get(name)
             if value is None:
