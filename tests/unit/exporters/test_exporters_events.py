@@ -16,6 +16,7 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 
 from moxtrace import PromptSession, Provider, SyncMoxnClient
 from moxtrace.exporters import span_to_events, span_to_wire
+from moxtrace.exporters.events import EVENT_ID_NAMESPACE
 from moxtrace.tracing import semconv
 from moxtrace.types import TelemetryEventType, TelemetryLogRequest
 from tests.unit.exporters.factories import ANTHROPIC_RESPONSE, finished, make_prompt
@@ -291,6 +292,8 @@ def test_identity_that_is_not_a_uuid_is_left_out_but_kept_in_attributes() -> Non
 
 def test_event_ids_are_deterministic_and_distinct() -> None:
     first = [e.id for e in span_to_events(make_span())]
+    prefix = "0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-"
+    assert first == [uuid.uuid5(EVENT_ID_NAMESPACE, f"{prefix}{seq}") for seq in (0, 1, 2)]
     again = [e.id for e in span_to_events(make_span())]
     other = [e.id for e in span_to_events(make_span(span_id=SPAN_ID + 1))]
     assert first == again
