@@ -47,9 +47,12 @@ cmd_fetch() {
     mkdir -p "$cache"
     rm -rf "$tmp"
     # The local Maven repository lives in the cache too, so one directory holds everything.
-    mvn -B -q -Dstyle.color=never -f "$here/pom.xml" \
+    if ! mvn -B -q -Dstyle.color=never -f "$here/pom.xml" \
         -Dmaven.repo.local="$cache/m2" \
-        dependency:copy-dependencies -DoutputDirectory="$tmp" </dev/null
+        dependency:copy-dependencies -DoutputDirectory="$tmp" </dev/null >"$cache/fetch.log" 2>&1; then
+        sed 's/\x1b\[[0-9;]*m//g' "$cache/fetch.log" >&2
+        die "mvn failed (log: $cache/fetch.log)"
+    fi
     [[ -n "$(find "$tmp" -name 'kafka_2.13-*.jar' -print -quit)" ]] || die "kafka_2.13 jar missing"
     rm -rf "$libdir"
     mv "$tmp" "$libdir"

@@ -8,7 +8,9 @@ See docs/services.md.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -28,12 +30,33 @@ from tests.support.phoenix import PhoenixServer  # noqa: E402
 from tests.support.postgres import PostgresServer  # noqa: E402
 
 
+def _stop_services_on_sigterm() -> None:
+    """Make SIGTERM to pytest run the session teardown (which stops the services by pid).
+
+    Python's default SIGTERM action kills the interpreter without running fixture finalizers,
+    which would orphan the servers. Only installed if nobody else handles SIGTERM.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def _require(check: Callable[[], object]) -> None:
     """Call an install check; turn a missing install into a test failure with the fix."""
+    _stop_services_on_sigterm()
     try:
         check()
     except ServiceNotInstalledError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        message = str(exc)
+    else:
+        return
+    pytest.fail(message, pytrace=False)
 
 
 @pytest.fixture(scope="session")
