@@ -176,9 +176,14 @@ cmd_probe() {
 
 alive() {
     # True while the process exists and is not a zombie (an orphan nobody reaped yet).
-    local state
-    state="$(ps -o stat= -p "$1" 2>/dev/null || true)"
-    [[ -n "$state" && "$state" != Z* ]]
+    local stat
+    if [[ -d /proc/self ]]; then
+        stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+        stat="${stat##*) }"  # fields after "pid (comm) ": the state comes first
+        [[ "${stat:0:1}" != Z ]]
+    else
+        kill -0 "$1" 2>/dev/null
+    fi
 }
 
 cmd_start() {
