@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry import baggage, trace
 from opentelemetry.context import attach, detach
@@ -312,7 +312,7 @@ def test_garbage_carrier_ignores_the_active_span(
     assert by_name(exporter)["w"].parent is None
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=200)
 @given(
     st.dictionaries(
         st.sampled_from(["traceparent", "tracestate", "baggage", "prompt_id", "prompt_name"]),
