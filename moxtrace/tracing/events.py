@@ -7,8 +7,9 @@ GenAI conventions' shapes and are left out when the content policy is ``NONE``.
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 from opentelemetry.util.types import AttributeValue
 
@@ -20,7 +21,13 @@ from moxtrace.types.telemetry import LLMEvent, ParsedResponse
 
 __all__ = ["llm_event_attributes", "output_messages"]
 
-_dumps = json.JSONEncoder(separators=(",", ":"), default=str, ensure_ascii=False).encode
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+def _dumps(value: Any) -> str:
+    # orjson: content JSON is built on every LLM event, and the stdlib encoder costs
+    # more than the rest of the event put together.
+    return orjson.dumps(value, default=str, option=_JSON_OPTIONS).decode()
 
 
 def output_messages(response: ParsedResponse) -> list[dict[str, Any]]:
@@ -38,7 +45,7 @@ def output_messages(response: ParsedResponse) -> list[dict[str, Any]]:
                     "arguments": block.input,
                 }
             )
-        elif isinstance(block, ThinkingContent | ReasoningContent):
+        elif isinstance(block, _REASONING):
             parts.append({"type": "reasoning", "content": block.text})
     message: dict[str, Any] = {"role": "assistant", "parts": parts}
     if response.stop_reason is not None:
@@ -113,6 +120,7 @@ def llm_event_attributes(
     return attrs, truncated
 
 
+_REASONING = (ThinkingContent, ReasoningContent)
 _REQUEST_PARAMETERS = (
     ("max_tokens", semconv.GEN_AI_REQUEST_MAX_TOKENS),
     ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
