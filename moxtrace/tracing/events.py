@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-
 from opentelemetry.util.types import AttributeValue
 
 from moxtrace.tracing import semconv
