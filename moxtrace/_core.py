@@ -3,6 +3,7 @@ tracing methods that do no I/O. Only methods that wait differ between the two.""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -10,6 +11,9 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from moxtrace.exporters import ExportStats, MoxnSpanExporter
+from moxtrace.exporters.content import for_third_party
+from moxtrace.exporters.destinations import Destination, add_destinations
 from moxtrace.session.providers import parse_response
 from moxtrace.session.session import PromptSession
 from moxtrace.settings import Settings
@@ -45,12 +49,17 @@ class ClientCore:
         span_exporters: Sequence[SpanExporter] = (),
         span_processors: Sequence[SpanProcessor] = (),
         content_capture: ContentCapture | bool | str | None = None,
+        otlp_endpoint: str | Sequence[str] | None = None,
+        otlp_headers: Mapping[str, str] | None = None,
+        spool_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         overrides: dict[str, Any] = {}
         if api_key is not None:
             overrides["api_key"] = api_key
         if base_url is not None:
             overrides["base_url"] = base_url
+        if spool_dir is not None:
+            overrides["spool_dir"] = spool_dir
         if settings is None:
             settings = Settings(**overrides)
         elif overrides:
@@ -60,11 +69,35 @@ class ClientCore:
             settings,
             tracer_provider=tracer_provider,
             set_global=set_global,
-            span_exporters=span_exporters,
             span_processors=span_processors,
             content_capture=content_capture,
         )
+        # Extra exporters are third-party destinations: the content policy applies.
+        for exporter in () if self.tracing.disabled else span_exporters:
+            if not isinstance(exporter, MoxnSpanExporter):
+                exporter = for_third_party(exporter, self.tracing.content_capture)
+            self.tracing.add_processor(self.tracing.batch_processor(exporter))
+        self.destinations: dict[str, Destination] = add_destinations(
+            self.tracing, otlp_endpoint=otlp_endpoint, otlp_headers=otlp_headers
+        )
         self._depth = 0
+
+    def export_stats(self, destination: str = "moxn") -> ExportStats:
+        """Span counts of a destination: exported, retried, spooled, dropped, queued.
+
+        ``destination`` is ``"moxn"`` (all zeros when spans are not exported to Moxn),
+        ``"otlp"``, ``"otlp-2"``... (see ``client.destinations``).
+
+        >>> client.export_stats().dropped
+        0
+        """
+        found = self.destinations.get(destination)
+        if found is not None:
+            return found.stats
+        if destination == "moxn":
+            return ExportStats()
+        known = sorted(self.destinations) or "none"
+        raise ValueError(f"no destination {destination!r}; this client has {known}")
 
     # -- spans -----------------------------------------------------------------------
     def span(

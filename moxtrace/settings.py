@@ -6,6 +6,9 @@ honoured where OpenTelemetry defines them (see docs/configuration.md for the ful
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -40,6 +43,25 @@ class Settings(BaseSettings):
     shutdown_timeout: float = 5.0
     """``MOXN_SHUTDOWN_TIMEOUT``: seconds spent flushing at interpreter exit."""
 
+    # The Moxn span exporter (docs/exporters.md).
+    export: bool = True
+    """``MOXN_EXPORT=false``: never export spans to Moxn, even with an API key."""
+    export_timeout: float = Field(default=10.0, gt=0)
+    """``MOXN_EXPORT_TIMEOUT``: seconds per ingest request of the Moxn exporter."""
+    export_deadline: float = Field(default=30.0, gt=0)
+    """``MOXN_EXPORT_DEADLINE``: seconds the Moxn exporter spends on one batch, retries
+    included, before spooling (or dropping) it."""
+    export_compression: Literal["gzip", "none"] = "gzip"
+    """``MOXN_EXPORT_COMPRESSION``: ``gzip`` (default) or ``none`` for request bodies."""
+    spool_dir: Path | None = None
+    """``MOXN_SPOOL_DIR``: keep batches that could not be delivered in this directory and
+    send them later, also after a restart (at-least-once delivery). Unset: no spool."""
+    spool_max_bytes: int = Field(default=256 * 1024 * 1024, gt=0)
+    """``MOXN_SPOOL_MAX_BYTES``: the spool's size bound; the oldest batches are dropped
+    (and counted) to make room."""
+    spool_replay_interval: float = Field(default=5.0, gt=0)
+    """``MOXN_SPOOL_REPLAY_INTERVAL``: seconds between attempts to send spooled batches."""
+
     sdk_disabled: bool = Field(default=False, validation_alias="OTEL_SDK_DISABLED")
     """``OTEL_SDK_DISABLED=true``: every span and event becomes a no-op."""
     genai_capture_message_content: str | None = Field(
@@ -67,3 +89,11 @@ class Settings(BaseSettings):
     bsp_export_timeout_ms: int = Field(
         default=30000, ge=0, validation_alias="OTEL_BSP_EXPORT_TIMEOUT"
     )
+    otlp_endpoint: str | None = Field(default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+    """``OTEL_EXPORTER_OTLP_ENDPOINT``: also export spans over OTLP/HTTP (protobuf) to
+    this base URL (``/v1/traces`` is appended)."""
+    otlp_traces_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    )
+    """``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``: the same, as the full traces URL; wins over
+    ``OTEL_EXPORTER_OTLP_ENDPOINT``. Headers come from ``OTEL_EXPORTER_OTLP_HEADERS``."""

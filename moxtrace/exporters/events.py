@@ -13,12 +13,12 @@ exporting the same span twice yields the same events.
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -232,7 +232,7 @@ def _count_tool_calls(attrs: Mapping[str, Any]) -> int | None:
     if not isinstance(raw, str):
         return None
     try:
-        messages = json.loads(raw)
+        messages = orjson.loads(raw)
     except ValueError:
         return None
     if not isinstance(messages, list):
@@ -254,7 +254,7 @@ def _content(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
             continue
         if isinstance(raw, str):
             try:
-                content[key] = json.loads(raw)
+                content[key] = orjson.loads(raw)
             except ValueError:
                 # Cut to the attribute length limit (moxn.truncated): keep the text.
                 content[key] = raw

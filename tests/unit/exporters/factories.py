@@ -7,8 +7,11 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from moxtrace import Provider
+from moxtrace.exporters._batch import EventBatch
+from moxtrace.exporters.events import span_to_wire
 from moxtrace.types import CompletionConfig, Message, MessageRole, PromptTemplate, TextContent
 from moxtrace.types import Variable as VariableBlock
 
@@ -56,3 +59,48 @@ def make_prompt(*, commit_id: str | None = None) -> PromptTemplate:
 def finished(memory: InMemorySpanExporter) -> dict[str, ReadableSpan]:
     """The finished spans by name."""
     return {span.name: span for span in memory.get_finished_spans()}
+
+
+def readable_span(
+    index: int = 0,
+    *,
+    trace_id: int = 0x0AF7651916CD43DD8448EB211C80319C,
+    parent: int | None = None,
+    content: str | None = None,
+    llm: bool = True,
+) -> ReadableSpan:
+    """A finished span as the SDK hands it to an exporter; ``content`` becomes
+    ``gen_ai.input.messages`` (JSON text) when given."""
+    attrs: dict[str, Any] = {"moxn.metadata.index": index}
+    if llm:
+        attrs.update(
+            {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": "anthropic",
+                "gen_ai.request.model": "claude-sonnet-4",
+                "gen_ai.usage.input_tokens": 10 + index,
+            }
+        )
+    if content is not None:
+        attrs["gen_ai.input.messages"] = content
+    start = 1_700_000_000_000_000_000 + index * 1_000_000
+    return ReadableSpan(
+        name=f"span-{index}",
+        context=SpanContext(trace_id, 0x1000 + index, is_remote=False, trace_flags=TraceFlags(1)),
+        parent=SpanContext(trace_id, parent, is_remote=False) if parent is not None else None,
+        attributes=attrs,
+        kind=SpanKind.INTERNAL,
+        status=Status(StatusCode.OK),
+        start_time=start,
+        end_time=start + 500_000,
+    )
+
+
+def wire_events(spans: int, *, first: int = 0) -> list[dict[str, Any]]:
+    """The wire events of ``spans`` LLM spans (three events each)."""
+    return [e for i in range(first, first + spans) for e in span_to_wire(readable_span(i))]
+
+
+def batch_of(spans: int, *, first: int = 0, key: str = "k") -> EventBatch:
+    """An ``EventBatch`` of ``spans`` spans (three events each)."""
+    return EventBatch.of(wire_events(spans, first=first), key)
