@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
+from pydantic import SecretStr
 
 from moxtrace.exporters import ExportStats, MoxnSpanExporter
 from moxtrace.exporters.content import for_third_party
@@ -55,11 +57,12 @@ class ClientCore:
     ) -> None:
         overrides: dict[str, Any] = {}
         if api_key is not None:
-            overrides["api_key"] = api_key
+            # model_copy(update=) does not validate: give the field its own type.
+            overrides["api_key"] = SecretStr(api_key)
         if base_url is not None:
             overrides["base_url"] = base_url
         if spool_dir is not None:
-            overrides["spool_dir"] = spool_dir
+            overrides["spool_dir"] = Path(spool_dir)
         if settings is None:
             settings = Settings(**overrides)
         elif overrides:

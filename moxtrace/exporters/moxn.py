@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import httpx
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from pydantic import SecretStr
 
 from moxtrace._ratelimit import RateLimitedLogger
 from moxtrace.exporters._batch import EventBatch, Outcome
@@ -89,7 +90,8 @@ class MoxnSpanExporter(SpanExporter):
     ) -> None:
         s = settings or Settings()
         if api_key is None and s.api_key is not None:
-            api_key = s.api_key.get_secret_value()
+            key = s.api_key
+            api_key = key.get_secret_value() if isinstance(key, SecretStr) else str(key)
         if not api_key:
             _logger.warning("moxtrace: MoxnSpanExporter has no API key (set MOXN_API_KEY)")
         self.include_content = include_content
