@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import signal
@@ -210,7 +211,7 @@ async def test_batch_processing_is_one_span_with_a_link_per_record(
     deadline = time.monotonic() + 60
     while len(worker.processed()) < 4:
         assert time.monotonic() < deadline, worker.seen
-        time.sleep(0.1)
+        await asyncio.sleep(0.1)
     spans = read_spans(tmp_path / "worker.jsonl")
     batches = [s for s in spans if s.name == f"process {topic}"]
     sends = by_id([s for s in read_spans(tmp_path / "producer.jsonl") if s.name == f"send {topic}"])

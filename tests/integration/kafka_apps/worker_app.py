@@ -8,6 +8,7 @@ rebalance and "processed <topic>:<partition>:<offset>" per record; runs until SI
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import sys
@@ -86,10 +87,8 @@ async def main(bootstrap: str, topic: str, group: str, mode: str, spans_file: st
     task = asyncio.create_task(run())
     await stop.wait()
     task.cancel()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        pass
     await consumer.stop()
     await client.close()
 
