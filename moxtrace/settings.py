@@ -34,8 +34,12 @@ class Settings(BaseSettings):
     """``MOXN_DEBUG=1``: log every API request and response at DEBUG level."""
     timeout: float = 30.0
     """``MOXN_TIMEOUT``: seconds per API request."""
-    max_retries: int = 3
+    max_retries: int = Field(default=3, ge=0)
     """``MOXN_MAX_RETRIES``: retries of a failed API request."""
+    retry_deadline: float = Field(default=60.0, gt=0)
+    """``MOXN_RETRY_DEADLINE``: seconds an API call may take over all its attempts."""
+    prompt_cache_size: int = Field(default=1024, ge=0)
+    """``MOXN_PROMPT_CACHE_SIZE``: prompts and tasks read by commit kept in memory (0: none)."""
     content_capture: str | None = None
     """``MOXN_CONTENT_CAPTURE``: ``none``, ``moxn`` (default) or ``all``."""
     max_attribute_length: int = Field(default=128 * 1024, ge=64)
