@@ -1,68 +1,80 @@
+"""Helpers shared by the provider modules: tool schemas, tool results, text merging."""
+
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+import re
 from typing import Any
 
-from moxtrace.types.blocks import ContentBlock, TextContent
+from moxtrace.session._wire import as_dict, as_int, dumps, parse_arguments, pick
+from moxtrace.types.blocks import (
+    ContentBlock,
+    ReasoningContent,
+    TextContent,
+    ThinkingContent,
+    ToolResult,
+)
+from moxtrace.types.schema import SdkTool
 
-
-def as_dict(response: Any) -> dict[str, Any]:
-    """A provider response as a plain dict: SDK objects (pydantic) are dumped."""
-    if isinstance(response, Mapping):
-        return dict(response)
-    dump = getattr(response, "model_dump", None)
-    if callable(dump):
-        data = dump(mode="json", exclude_none=False)
-        if isinstance(data, dict):
-            return data
-    to_dict = getattr(response, "to_dict", None)
-    if callable(to_dict):
-        data = to_dict()
-        if isinstance(data, dict):
-            return data
-    raise TypeError(
-        f"cannot read a {type(response).__name__} as a provider response: "
-        "pass the SDK's response object or its dict"
-    )
-
-
-def pick(data: Mapping[str, Any] | None, *keys: str) -> Any:
-    """The first of ``keys`` present with a non-None value (snake_case or camelCase)."""
-    if not data:
-        return None
-    for key in keys:
-        value = data.get(key)
-        if value is not None:
-            return value
-    return None
-
-
-def as_int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def parse_arguments(raw: Any) -> dict[str, Any]:
-    """Tool-call arguments as a dict: JSON strings are parsed, empty input is ``{}``."""
-    if isinstance(raw, Mapping):
-        return dict(raw)
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return {}
-    if isinstance(raw, str):
-        try:
-            parsed = json.loads(raw)
-        except json.JSONDecodeError:
-            return {"_raw": raw}
-        return parsed if isinstance(parsed, dict) else {"_value": parsed}
-    return {"_value": raw}
+__all__ = [
+    "as_dict",
+    "as_int",
+    "dumps",
+    "merge_text",
+    "output_name",
+    "parse_arguments",
+    "pick",
+    "tool_result_text",
+    "tool_schema",
+]
 
 
 def merge_text(blocks: list[ContentBlock]) -> list[ContentBlock]:
-    """Adjacent text blocks joined into one."""
+    """Adjacent text blocks joined into one; so are adjacent reasoning blocks."""
     out: list[ContentBlock] = []
     for block in blocks:
-        if out and isinstance(block, TextContent) and isinstance(out[-1], TextContent):
-            out[-1] = TextContent(text=out[-1].text + block.text)
+        last = out[-1] if out else None
+        if isinstance(block, TextContent) and isinstance(last, TextContent):
+            out[-1] = TextContent(text=last.text + block.text)
+        elif (
+            isinstance(block, ReasoningContent)
+            and isinstance(last, ReasoningContent)
+            and block.id == last.id
+        ):
+            out[-1] = ReasoningContent(text=last.text + block.text, id=last.id)
+        elif (
+            isinstance(block, ThinkingContent)
+            and isinstance(last, ThinkingContent)
+            and not (block.redacted or last.redacted)
+        ):
+            out[-1] = ThinkingContent(
+                text=last.text + block.text, signature=block.signature or last.signature
+            )
         else:
             out.append(block)
     return out
+
+
+def tool_result_text(result: ToolResult) -> str:
+    """A tool result's content as the text providers take: strings as they are, else JSON."""
+    content = result.content
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    return dumps(content)
+
+
+def tool_schema(tool: SdkTool) -> dict[str, Any]:
+    """A tool's JSON Schema as providers take it: an object schema, Moxn metadata removed."""
+    schema = {k: v for k, v in tool.parameters.items() if k != "x-moxn-metadata"}
+    if not schema:
+        return {"type": "object", "properties": {}}
+    return schema
+
+
+_NAME = re.compile(r"[^a-zA-Z0-9_-]")
+
+
+def output_name(tool: SdkTool) -> str:
+    """A structured-output schema's name within OpenAI's rules (``[a-zA-Z0-9_-]{1,64}``)."""
+    return _NAME.sub("_", tool.name)[:64] or "output"
