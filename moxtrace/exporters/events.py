@@ -12,6 +12,7 @@ exporting the same span twice yields the same events.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -94,7 +96,8 @@ def span_to_wire(span: ReadableSpan, *, include_content: bool = True) -> list[di
     start_iso = _iso(start_ns)
     end_iso = _iso(end_ns)
 
-    raw_attrs: Mapping[str, Any] = span.attributes or {}
+    # One pass over the SDK's BoundedAttributes; every later lookup hits a plain dict.
+    raw_attrs: dict[str, Any] = dict(span.attributes or {})
     attributes: dict[str, Any] = {}
     user_metadata: dict[str, Any] = {}
     for key, value in raw_attrs.items():
@@ -110,7 +113,7 @@ def span_to_wire(span: ReadableSpan, *, include_content: bool = True) -> list[di
     prefix = f"{trace_id}-{span_id}-"
     name = span.name
 
-    resource_attrs = {k: _json_value(v) for k, v in span.resource.attributes.items()}
+    resource_attrs = _resource_attributes(span.resource)
     scope = span.instrumentation_scope
     start_meta: dict[str, Any] = {
         "span_name": name,
@@ -289,6 +292,19 @@ def _json_attributes(attrs: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k: _json_value(v) for k, v in attrs.items()}
 
 
+_last_resource: tuple[Resource | None, dict[str, Any]] = (None, {})
+
+
+def _resource_attributes(resource: Resource) -> dict[str, Any]:
+    # A process has one resource: convert it once, not once per span.
+    global _last_resource
+    last, attrs = _last_resource
+    if resource is not last:
+        attrs = {k: _json_value(v) for k, v in resource.attributes.items()}
+        _last_resource = (resource, attrs)
+    return attrs
+
+
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -296,6 +312,11 @@ def _str_or_none(value: Any) -> str | None:
 def _uuid_or_none(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
+    return _canonical_uuid(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical_uuid(value: str) -> str | None:
     try:
         return str(uuid.UUID(value))
     except ValueError:

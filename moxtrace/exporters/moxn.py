@@ -64,6 +64,9 @@ class MoxnSpanExporter(SpanExporter):
         deadline: seconds one batch may take, retries included (``MOXN_EXPORT_DEADLINE``).
         compress: gzip request bodies (``MOXN_EXPORT_COMPRESSION``, ``gzip`` or ``none``).
         retry_policy: backoff parameters.
+        batch_route: whether the server has ``POST /telemetry/log-events``; ``None``
+            (default) finds out from the first reply, ``False`` sends one event per
+            request from the start (as the hosted API needs).
         transport: an httpx transport, for custom TLS or tests.
 
     >>> exporter = MoxnSpanExporter(api_key="moxn_acme.s3cret", spool_dir="/var/spool/moxn")
@@ -86,6 +89,7 @@ class MoxnSpanExporter(SpanExporter):
         deadline: float | None = None,
         compress: bool | None = None,
         retry_policy: RetryPolicy | None = None,
+        batch_route: bool | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         s = settings or Settings()
@@ -106,6 +110,7 @@ class MoxnSpanExporter(SpanExporter):
             compress=(s.export_compression == "gzip") if compress is None else compress,
             transport=transport,
         )
+        self._client.batch_route = batch_route
         retrying = Retrying(self._client, self._counters, retry_policy, stop=self._stop)
         self._spooling: Spooling | None = None
         inner: BatchSender = retrying
