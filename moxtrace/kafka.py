@@ -38,7 +38,7 @@ from moxtrace._core import ClientCore
 from moxtrace._ratelimit import RateLimitedLogger
 from moxtrace.tracing import semconv
 from moxtrace.tracing.identity import EMPTY_IDENTITY, MoxnIdentity
-from moxtrace.tracing.propagation import carrier_from_context, context_from_carrier
+from moxtrace.tracing.propagation import context_from_headers, trace_headers
 from moxtrace.tracing.runtime import TracingRuntime
 from moxtrace.tracing.scope import SCOPE_KEY, Scope
 from moxtrace.types.carrier import MoxnTraceCarrier
@@ -50,6 +50,7 @@ __all__ = [
     "TracedConsumer",
     "TracedProducer",
     "carrier_from_record",
+    "context_from_record",
     "inject_headers",
 ]
 
@@ -97,40 +98,35 @@ def inject_headers(
     record never carries two parents. With no active span, nothing is added.
     """
     kept = [(k, v) for k, v in headers or () if k not in TRACE_HEADER_KEYS]
-    carrier = carrier_from_context(context)
-    if carrier is not None:
-        kept.extend(carrier.to_kafka_headers())
+    trace = trace_headers(context)
+    if trace is not None:
+        kept.extend((k, v.encode()) for k, v in trace.items())
     return kept
 
 
-def carrier_from_record(record: KafkaRecord) -> MoxnTraceCarrier | None:
-    """The trace carrier in a record's headers, or ``None`` (with a rate-limited warning)
-    when they are missing or unusable."""
-    try:
-        headers = list(record.headers or ())
-        oversized = [
-            k
-            for k, v in headers
-            if k in TRACE_HEADER_KEYS and isinstance(v, bytes) and len(v) > _MAX_HEADER_BYTES
-        ]
-        carrier = MoxnTraceCarrier.from_kafka_headers(
-            [(k, v) for k, v in headers if k not in oversized]
-        )
-    except Exception:
-        _warn.warning(
-            "kafka-bad-headers",
-            "moxtrace: unreadable Kafka headers on %s; processing under a new trace",
-            getattr(record, "topic", "?"),
-        )
-        return None
-    if carrier.valid and not oversized:
-        return carrier
-    if oversized:
-        reason = f"oversized {', '.join(oversized)} header"
-    elif carrier.traceparent is None and not carrier.problems:
-        reason = "no traceparent header"
-    else:
-        reason = "; ".join(carrier.problems) or f"bad traceparent {carrier.traceparent!r:.60}"
+def _trace_header_values(record: KafkaRecord) -> tuple[dict[str, str], str | None]:
+    """The record's W3C header values (the first of each key), and what was wrong."""
+    found: dict[str, str] = {}
+    problem: str | None = None
+    for item in record.headers or ():
+        try:
+            key, value = item
+        except (TypeError, ValueError):
+            problem = "headers that are not (key, value) pairs"
+            continue
+        if key not in TRACE_HEADER_KEYS or key in found:
+            continue
+        if not isinstance(value, bytes | bytearray) or len(value) > _MAX_HEADER_BYTES:
+            problem = f"oversized or non-bytes {key} header"
+            continue
+        try:
+            found[key] = bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            problem = f"{key} header is not UTF-8"
+    return found, problem
+
+
+def _warn_unusable(record: KafkaRecord, reason: str) -> None:
     _warn.warning(
         f"kafka-carrier-{record.topic}",
         "moxtrace: record %s[%s]@%s has unusable trace headers (%s); processing under a new trace",
@@ -139,7 +135,36 @@ def carrier_from_record(record: KafkaRecord) -> MoxnTraceCarrier | None:
         record.offset,
         reason,
     )
-    return carrier if carrier.valid else None
+
+
+def context_from_record(
+    record: KafkaRecord, base: Context | None = None
+) -> tuple[Context, MoxnIdentity | None] | None:
+    """The producer's context from a record's headers, and the Moxn identity they carry;
+    ``None`` (with a rate-limited warning) when they are missing or unusable."""
+    try:
+        values, problem = _trace_header_values(record)
+        found = context_from_headers(
+            values.get("traceparent"), values.get("tracestate"), values.get("baggage"), base
+        )
+    except Exception:
+        found, problem = None, "unreadable headers"
+    if found is None:
+        if problem is None:
+            problem = (
+                "no traceparent header"
+                if "traceparent" not in values
+                else (f"bad traceparent {values['traceparent'][:60]!r}")
+            )
+        _warn_unusable(record, problem)
+    elif problem is not None:
+        _warn_unusable(record, problem)
+    return found
+
+
+def carrier_from_record(record: KafkaRecord) -> MoxnTraceCarrier:
+    """The ``MoxnTraceCarrier`` in a record's headers (check ``carrier.valid``)."""
+    return MoxnTraceCarrier.from_kafka_headers(list(record.headers or ()))
 
 
 class TracedProducer:
@@ -435,12 +460,13 @@ class TracedConsumer:
         if self._runtime.disabled:
             return None, None
         try:
-            carrier = carrier_from_record(record)
+            found = context_from_record(record, otel_context.get_current())
             parent: Context | None = None
             identity: MoxnIdentity = EMPTY_IDENTITY
             links: list[Link] = []
-            if carrier is not None:
-                remote, identity = context_from_carrier(carrier, otel_context.get_current())
+            if found is not None:
+                remote, found_identity = found
+                identity = found_identity or EMPTY_IDENTITY
                 if self.use_links:
                     links.append(Link(trace.get_current_span(remote).get_span_context()))
                 else:
@@ -463,7 +489,9 @@ class TracedConsumer:
             )
             ctx = trace.set_span_in_context(span, parent)
             if identity:
-                ctx = otel_context.set_value(SCOPE_KEY, Scope(identity, span), ctx)
+                # The identity travels on (extract_context, further hops); LLM events in
+                # the handler still get spans of their own (the scope holds no span).
+                ctx = otel_context.set_value(SCOPE_KEY, Scope(identity, None), ctx)
             return span, otel_context.attach(ctx)
         except Exception:
             _logger.debug("moxtrace: starting a consumer span failed", exc_info=True)
@@ -475,9 +503,9 @@ class TracedConsumer:
         try:
             links = []
             for record in records:
-                carrier = carrier_from_record(record)
-                if carrier is not None:
-                    remote, _ = context_from_carrier(carrier)
+                found = context_from_record(record)
+                if found is not None:
+                    remote, _ = found
                     links.append(
                         Link(
                             trace.get_current_span(remote).get_span_context(),

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from moxtrace.tracing import semconv
+from moxtrace.types.carrier import encode_identity
 
 __all__ = ["MoxnIdentity"]
 
@@ -23,16 +24,26 @@ class MoxnIdentity:
     branch_name: str | None = None
     session_id: str | None = None
     attributes: dict[str, str] = field(init=False, repr=False, compare=False)
+    _tracestate: str | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         attrs = {
-            semconv.IDENTITY_ATTRIBUTES[f.name]: value
-            for f in fields(self)
-            if f.name != "attributes" and (value := getattr(self, f.name))
+            attribute: value
+            for name, attribute in semconv.IDENTITY_ATTRIBUTES.items()
+            if (value := getattr(self, name))
         }
         if self.prompt_name:
             attrs[semconv.GEN_AI_PROMPT_NAME] = self.prompt_name
         object.__setattr__(self, "attributes", attrs)
+
+    @property
+    def tracestate_value(self) -> str | None:
+        """The ``moxn`` tracestate entry's value for this identity (computed once)."""
+        value = self._tracestate
+        if value is None and self.attributes:
+            value = encode_identity(self.as_fields()) or ""
+            object.__setattr__(self, "_tracestate", value)
+        return value or None
 
     @classmethod
     def from_fields(cls, values: Mapping[str, Any]) -> MoxnIdentity:

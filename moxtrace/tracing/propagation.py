@@ -9,6 +9,7 @@ instrumented hop (HTTP, messaging) carry the Moxn identity in ``tracestate``.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from opentelemetry import baggage as otel_baggage
@@ -33,40 +34,114 @@ from moxtrace.types.carrier import (
     MoxnTraceCarrier,
     decode_identity,
     parse_traceparent,
+    split_tracestate,
 )
 
-__all__ = ["MoxnPropagator", "carrier_from_context", "context_from_carrier"]
+__all__ = [
+    "MoxnPropagator",
+    "carrier_from_context",
+    "context_from_carrier",
+    "context_from_headers",
+    "trace_headers",
+]
 
 _baggage = W3CBaggagePropagator()
 
 
-def carrier_from_context(context: Context | None = None) -> MoxnTraceCarrier | None:
-    """A carrier for the current (or given) context; ``None`` when no span is active."""
+def trace_headers(context: Context | None = None) -> dict[str, str] | None:
+    """The W3C headers for the current (or given) context, ``None`` when no span is active:
+    ``traceparent``, ``tracestate`` (the ``moxn`` identity entry first) and ``baggage``.
+
+    This is the one place trace context is written; carriers, Kafka headers and the
+    ``moxn`` propagator all use it.
+    """
     span_context = trace.get_current_span(context).get_span_context()
     if not span_context.is_valid:
         return None
+    headers = {
+        "traceparent": f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}"
+        f"-{int(span_context.trace_flags):02x}"
+    }
     trace_state = span_context.trace_state
-    upstream = trace_state.get(MOXN_TRACESTATE_KEY)
-    if upstream is not None:
-        trace_state = trace_state.delete(MOXN_TRACESTATE_KEY)
     identity = current_identity(context)
-    fields = identity.as_fields() if identity else decode_identity(upstream)
-    baggage_header: str | None = None
+    moxn = identity.tracestate_value if identity is not None else None
+    if moxn is None and trace_state:
+        moxn = trace_state.get(MOXN_TRACESTATE_KEY)  # identity from an upstream hop
+    entries = [f"{MOXN_TRACESTATE_KEY}={moxn}"] if moxn else []
+    if trace_state:
+        entries.extend(f"{k}={v}" for k, v in trace_state.items() if k != MOXN_TRACESTATE_KEY)
+    if entries:
+        headers["tracestate"] = ",".join(entries)
     if otel_baggage.get_all(context):
-        headers: dict[str, str] = {}
         _baggage.inject(headers, context)
-        baggage_header = headers.get("baggage")
-    values: dict[str, Any] = dict(fields)
+    return headers
+
+
+def carrier_from_context(context: Context | None = None) -> MoxnTraceCarrier | None:
+    """A carrier for the current (or given) context; ``None`` when no span is active."""
+    headers = trace_headers(context)
+    if headers is None:
+        return None
+    moxn, others = split_tracestate(headers.get("tracestate"))
+    values: dict[str, Any] = decode_identity(moxn)
+    identity = current_identity(context)
+    if identity is not None:
+        values = dict(identity.as_fields())
     return MoxnTraceCarrier.model_construct(
         None,
-        traceparent=(
-            f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}"
-            f"-{int(span_context.trace_flags):02x}"
-        ),
-        tracestate=trace_state.to_header() or None,
-        baggage=baggage_header,
+        traceparent=headers["traceparent"],
+        tracestate=others,
+        baggage=headers.get("baggage"),
         **values,
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _identity_from_entry(value: str | None) -> MoxnIdentity | None:
+    fields = decode_identity(value)
+    return MoxnIdentity.from_fields(fields) if fields else None
+
+
+def _remote_context(
+    parsed: tuple[str, str, int],
+    tracestate: str | None,
+    baggage: str | None,
+    identity: MoxnIdentity | None,
+    base: Context,
+) -> Context:
+    trace_id, span_id, flags = parsed
+    # Keep the moxn entry in the remote parent's tracestate: child spans inherit it,
+    # so even a plain ``tracecontext`` hop further on carries the identity along.
+    remote = trace.SpanContext(
+        trace_id=int(trace_id, 16),
+        span_id=int(span_id, 16),
+        is_remote=True,
+        trace_flags=TraceFlags(flags & 0xFF),
+        trace_state=TraceState.from_header([tracestate]) if tracestate else None,
+    )
+    ctx = trace.set_span_in_context(NonRecordingSpan(remote), base)
+    if baggage:
+        ctx = _baggage.extract({"baggage": baggage}, ctx)
+    if identity:
+        ctx = otel_context.set_value(SCOPE_KEY, Scope(identity, None), ctx)
+    return ctx
+
+
+def context_from_headers(
+    traceparent: str | None,
+    tracestate: str | None = None,
+    baggage: str | None = None,
+    base: Context | None = None,
+) -> tuple[Context, MoxnIdentity | None] | None:
+    """A context continuing the trace in W3C header values, and the Moxn identity found
+    in ``tracestate``; ``None`` when ``traceparent`` is unusable."""
+    parsed = parse_traceparent(traceparent)
+    if parsed is None:
+        return None
+    moxn, _ = split_tracestate(tracestate) if tracestate else (None, None)
+    identity = _identity_from_entry(moxn) if moxn else None
+    ctx = _remote_context(parsed, tracestate, baggage, identity, base or Context())
+    return ctx, identity
 
 
 def context_from_carrier(
@@ -78,24 +153,14 @@ def context_from_carrier(
     started in it begins a new trace.
     """
     ctx = base if base is not None else Context()
+    identity = MoxnIdentity.from_fields(carrier.identity())
     parsed = parse_traceparent(carrier.traceparent)
     if parsed is not None:
-        trace_id, span_id, flags = parsed
-        # Keep the moxn entry in the remote parent's tracestate: child spans inherit it,
-        # so even a plain ``tracecontext`` hop further on carries the identity along.
-        wire = carrier.wire_tracestate()
-        trace_state = TraceState.from_header([wire]) if wire else None
-        remote = trace.SpanContext(
-            trace_id=int(trace_id, 16),
-            span_id=int(span_id, 16),
-            is_remote=True,
-            trace_flags=TraceFlags(flags & 0xFF),
-            trace_state=trace_state,
-        )
-        ctx = trace.set_span_in_context(NonRecordingSpan(remote), ctx)
+        return _remote_context(
+            parsed, carrier.wire_tracestate(), carrier.baggage, identity, ctx
+        ), identity
     if carrier.baggage:
         ctx = _baggage.extract({"baggage": carrier.baggage}, ctx)
-    identity = MoxnIdentity.from_fields(carrier.identity())
     if identity:
         ctx = otel_context.set_value(SCOPE_KEY, Scope(identity, None), ctx)
     return ctx, identity
@@ -115,13 +180,12 @@ class MoxnPropagator(TextMapPropagator):
         context: Context | None = None,
         setter: Setter[CarrierT] = default_setter,
     ) -> None:
-        moxn_carrier = carrier_from_context(context)
-        if moxn_carrier is None:
+        headers = trace_headers(context)
+        if headers is None:
             return
-        setter.set(carrier, "traceparent", moxn_carrier.traceparent or "")
-        tracestate = moxn_carrier.wire_tracestate()
-        if tracestate:
-            setter.set(carrier, "tracestate", tracestate)
+        setter.set(carrier, "traceparent", headers["traceparent"])
+        if "tracestate" in headers:
+            setter.set(carrier, "tracestate", headers["tracestate"])
 
     def extract(
         self,
@@ -133,18 +197,15 @@ class MoxnPropagator(TextMapPropagator):
         try:
             traceparent = getter.get(carrier, "traceparent")
             tracestate = getter.get(carrier, "tracestate")
-            moxn_carrier = MoxnTraceCarrier.model_validate(
-                {
-                    "traceparent": traceparent[0] if traceparent else None,
-                    "tracestate": ",".join(tracestate) if tracestate else None,
-                }
+            found = context_from_headers(
+                traceparent[0] if traceparent else None,
+                ",".join(tracestate)[:4096] if tracestate else None,
+                None,
+                base,
             )
         except Exception:
             return base
-        if not moxn_carrier.valid:
-            return base
-        ctx, _ = context_from_carrier(moxn_carrier, base)
-        return ctx
+        return base if found is None else found[0]
 
     @property
     def fields(self) -> set[str]:
