@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 from pydantic import SecretStr
 
+from moxtrace._registry import RegistryCore
 from moxtrace.exporters import ExportStats, MoxnSpanExporter
 from moxtrace.exporters.content import for_third_party
 from moxtrace.exporters.destinations import Destination, add_destinations
@@ -54,8 +55,14 @@ class ClientCore:
         otlp_endpoint: str | Sequence[str] | None = None,
         otlp_headers: Mapping[str, str] | None = None,
         spool_dir: str | os.PathLike[str] | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        debug: bool | None = None,
     ) -> None:
         overrides: dict[str, Any] = {}
+        for name, value in (("timeout", timeout), ("max_retries", max_retries), ("debug", debug)):
+            if value is not None:
+                overrides[name] = value
         if api_key is not None:
             # model_copy(update=) does not validate: give the field its own type.
             overrides["api_key"] = SecretStr(api_key)
@@ -84,6 +91,8 @@ class ClientCore:
             self.tracing, otlp_endpoint=otlp_endpoint, otlp_headers=otlp_headers
         )
         self._depth = 0
+        # The content API (prompts, tasks, versions, webhooks): docs/prompts.md.
+        self._registry = RegistryCore(self.settings, self.tracing.tracer, type(self).__name__)
 
     def export_stats(self, destination: str = "moxn") -> ExportStats:
         """Span counts of a destination: exported, retried, spooled, dropped, queued.

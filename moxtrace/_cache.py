@@ -1,0 +1,246 @@
+"""``CommitCache``: prompts and tasks read by commit, kept for good in a bounded LRU.
+
+A commit never changes, so what was read at a commit is kept until it is the least recently
+used entry of a full cache. The cache holds its own instances and hands out copies
+(``fresh_copy``): a caller that edits what it got cannot change what the next caller gets.
+
+``fresh_copy`` is a deep copy specialised for pydantic models: a model's field values are
+copied only when they can be changed in place (lists, dicts, sets, mutable models); strings,
+numbers, UUIDs, enums, datetimes and frozen models made only of such values are shared. For
+a typical prompt this is several times cheaper than ``model_copy(deep=True)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import threading
+import types
+import typing
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import PurePath
+from typing import Any, Generic, Literal, TypeVar, Union
+from uuid import UUID
+
+from pydantic import BaseModel
+
+__all__ = ["CommitCache", "fresh_copy"]
+
+T = TypeVar("T")
+
+# Values of these types cannot change in place: a copy may share them.
+_SHARED: set[type] = {
+    str,
+    bytes,
+    int,
+    float,
+    bool,
+    complex,
+    type(None),
+    UUID,
+    datetime,
+    date,
+    time,
+    timedelta,
+    Decimal,
+    frozenset,
+}
+_COPIERS: dict[type, Callable[[Any], Any]] = {}
+_new = object.__new__
+_set = object.__setattr__
+
+
+def fresh_copy(value: T) -> T:
+    """A deep copy of ``value`` that shares only what cannot be changed in place.
+
+    >>> from moxtrace.types import Commit
+    >>> original = Commit(id="c1", message="first")
+    >>> copy = fresh_copy(original)
+    >>> copy.message = "edited"
+    >>> original.message
+    'first'
+    """
+    cls = value.__class__
+    if cls in _SHARED:
+        return value
+    copier = _COPIERS.get(cls)
+    if copier is None:
+        copier = _copier_for(cls)
+    result: T = copier(value)
+    return result
+
+
+def _copy_list(value: list[Any]) -> list[Any]:
+    shared = _SHARED
+    copiers = _COPIERS
+    return [
+        v if v.__class__ in shared else (copiers.get(v.__class__) or _copier_for(v.__class__))(v)
+        for v in value
+    ]
+
+
+def _copy_dict(value: dict[Any, Any]) -> dict[Any, Any]:
+    shared = _SHARED
+    return {k: v if v.__class__ in shared else fresh_copy(v) for k, v in value.items()}
+
+
+def _copier_for(cls: type) -> Callable[[Any], Any]:
+    copier: Callable[[Any], Any]
+    if issubclass(cls, enum.Enum | PurePath):
+        _SHARED.add(cls)
+        return _identity
+    if issubclass(cls, list):
+        copier = _copy_list
+    elif issubclass(cls, dict):
+        copier = _copy_dict
+    elif issubclass(cls, tuple):
+        copier = _copy_tuple
+    elif issubclass(cls, set):
+        copier = _copy_set
+    elif issubclass(cls, BaseModel):
+        if cls.model_config.get("frozen") and _only_immutable_fields(cls):
+            _SHARED.add(cls)
+            return _identity
+        copier = _model_copier(cls)
+    else:
+        import copy
+
+        copier = copy.deepcopy
+    _COPIERS[cls] = copier
+    return copier
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _copy_tuple(value: tuple[Any, ...]) -> tuple[Any, ...]:
+    return value.__class__(fresh_copy(v) for v in value)
+
+
+def _copy_set(value: set[Any]) -> set[Any]:
+    return set(value)  # members are hashable, hence (almost always) immutable
+
+
+def _model_copier(cls: type[BaseModel]) -> Callable[[Any], Any]:
+    # Fields whose annotation admits only immutable values are shared without a look; the
+    # others are copied by code unrolled for this class (as dataclasses builds __init__),
+    # which keeps a cached read of a prompt within a few microseconds.
+    mutable = [
+        name
+        for name, info in cls.model_fields.items()
+        if not _immutable_annotation(info.annotation)
+    ]
+    lines = [
+        "def copy_model(model):",
+        "    clone = _new(cls)",
+        "    state = model.__dict__.copy()",
+    ]
+    for name in mutable:
+        lines += [
+            f"    value = state.get({name!r})",
+            "    if value.__class__ not in shared:",
+            "        copier = copiers.get(value.__class__) or copier_for(value.__class__)",
+            f"        state[{name!r}] = copier(value)",
+        ]
+    lines += [
+        "    _set(clone, '__dict__', state)",
+        "    _set(clone, '__pydantic_fields_set__', model.__pydantic_fields_set__.copy())",
+        "    extra = model.__pydantic_extra__",
+        "    _set(clone, '__pydantic_extra__', None if extra is None else copy_dict(extra))",
+        "    private = model.__pydantic_private__",
+        "    _set(clone, '__pydantic_private__', None if private is None else copy_dict(private))",
+        "    return clone",
+    ]
+    namespace: dict[str, Any] = {
+        "_new": _new,
+        "_set": _set,
+        "cls": cls,
+        "shared": _SHARED,
+        "copiers": _COPIERS,
+        "copier_for": _copier_for,
+        "copy_dict": _copy_dict,
+    }
+    exec("\n".join(lines), namespace)
+    copier: Callable[[Any], Any] = namespace["copy_model"]
+    return copier
+
+
+def _only_immutable_fields(cls: type[BaseModel]) -> bool:
+    if cls.model_config.get("extra") == "allow":
+        return False
+    return all(_immutable_annotation(f.annotation) for f in cls.model_fields.values())
+
+
+def _immutable_annotation(tp: Any) -> bool:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return True
+    if origin is Union or origin is types.UnionType:
+        return all(_immutable_annotation(arg) for arg in typing.get_args(tp))
+    if origin is typing.Annotated:
+        return _immutable_annotation(typing.get_args(tp)[0])
+    if origin is not None or not isinstance(tp, type):
+        return False
+    if tp in _SHARED or issubclass(tp, enum.Enum):
+        return True
+    if issubclass(tp, BaseModel):
+        return bool(tp.model_config.get("frozen")) and _only_immutable_fields(tp)
+    return False
+
+
+class CommitCache(Generic[T]):
+    """A thread-safe LRU of at most ``max_entries`` values; reads return fresh copies.
+
+    ``hits`` and ``misses`` count lookups (approximately, when threads race).
+    ``max_entries=0`` turns the cache off.
+
+    >>> cache: CommitCache[str] = CommitCache(max_entries=2)
+    >>> cache.put(("prompt", "p1", "c1"), "v1")
+    >>> cache.get(("prompt", "p1", "c1"))
+    'v1'
+    """
+
+    def __init__(self, max_entries: int = 1024) -> None:
+        if max_entries < 0:
+            raise ValueError("max_entries must be 0 (no cache) or more")
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, T] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable) -> T | None:
+        """A fresh copy of the value under ``key``, or ``None``."""
+        # OrderedDict operations are atomic under the GIL: no lock on the read path.
+        entries = self._entries
+        value = entries.get(key)
+        if value is None:
+            self.misses += 1
+            return None
+        with contextlib.suppress(KeyError):  # evicted by another thread just now
+            entries.move_to_end(key)
+        self.hits += 1
+        return fresh_copy(value)
+
+    def put(self, key: Hashable, value: T) -> None:
+        """Keep a private copy of ``value`` under ``key``, evicting the least recently used."""
+        if self.max_entries == 0:
+            return
+        value = fresh_copy(value)
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
