@@ -104,7 +104,7 @@ def _parse_header(header: str) -> tuple[int, list[str]] | None:
             continue
         key, value = key.strip(), value.strip()
         if key == "t" and timestamp is None:
-            if not value.isdigit() or len(value) > 12:
+            if not (value.isascii() and value.isdigit()) or len(value) > 12:
                 return None
             timestamp = int(value)
         elif key == "v1" and value:
