@@ -14,8 +14,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from pydantic import SecretStr
 
 from moxtrace._registry import RegistryCore
-from moxtrace.exporters import ExportStats, MoxnSpanExporter
-from moxtrace.exporters.content import for_third_party
+from moxtrace.exporters import ExportStats
 from moxtrace.exporters.destinations import Destination, add_destinations
 from moxtrace.session.providers import parse_response
 from moxtrace.session.session import PromptSession
@@ -82,13 +81,13 @@ class ClientCore:
             span_processors=span_processors,
             content_capture=content_capture,
         )
-        # Extra exporters are third-party destinations: the content policy applies.
-        for exporter in () if self.tracing.disabled else span_exporters:
-            if not isinstance(exporter, MoxnSpanExporter):
-                exporter = for_third_party(exporter, self.tracing.content_capture)
-            self.tracing.add_processor(self.tracing.batch_processor(exporter))
+        # Every destination behind its own batch processor; the content policy applies
+        # to all but Moxn (docs/exporters.md).
         self.destinations: dict[str, Destination] = add_destinations(
-            self.tracing, otlp_endpoint=otlp_endpoint, otlp_headers=otlp_headers
+            self.tracing,
+            span_exporters=span_exporters,
+            otlp_endpoint=otlp_endpoint,
+            otlp_headers=otlp_headers,
         )
         self._depth = 0
         # The content API (prompts, tasks, versions, webhooks): docs/prompts.md.
@@ -98,7 +97,8 @@ class ClientCore:
         """Span counts of a destination: exported, retried, spooled, dropped, queued.
 
         ``destination`` is ``"moxn"`` (all zeros when spans are not exported to Moxn),
-        ``"otlp"``, ``"otlp-2"``... (see ``client.destinations``).
+        ``"otlp"``, ``"otlp-2"``..., ``"exporter-1"``... for ``span_exporters=`` (see
+        ``client.destinations``).
 
         >>> client.export_stats().dropped
         0

@@ -274,8 +274,12 @@ class Spooling:
         self._wake = threading.Event()
         self._start_thread()
         if hasattr(os, "register_at_fork"):
-            ref = weakref.WeakMethod(self._start_thread)
+            ref = weakref.WeakMethod(self._at_fork_in_child)
             os.register_at_fork(after_in_child=lambda: (m := ref()) and m())
+
+    def _at_fork_in_child(self) -> None:
+        if not self._stop.is_set():
+            self._start_thread()
 
     def _start_thread(self) -> None:
         self._replay_lock = threading.Lock()

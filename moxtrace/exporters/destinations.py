@@ -8,6 +8,7 @@ is ``NONE``; OTLP and other third-party destinations only when it is ``ALL``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
@@ -25,6 +26,7 @@ from moxtrace.tracing.runtime import TracingRuntime
 __all__ = ["Destination", "add_destinations", "otlp_traces_url"]
 
 OTLP_TRACES_PATH = "/v1/traces"
+_logger = logging.getLogger("moxtrace.exporters")
 
 
 @dataclass(frozen=True)
@@ -63,23 +65,46 @@ def otlp_traces_url(endpoint: str) -> str:
 def add_destinations(
     runtime: TracingRuntime,
     *,
+    span_exporters: Sequence[SpanExporter] = (),
     otlp_endpoint: str | Sequence[str] | None = None,
     otlp_headers: Mapping[str, str] | None = None,
 ) -> dict[str, Destination]:
     """Add the configured destinations to ``runtime``'s provider, each behind its own
     batch processor, and return them by name.
 
-    - ``moxn``: when an API key is configured and ``MOXN_EXPORT`` is not false;
+    - ``moxn``: a ``MoxnSpanExporter`` among ``span_exporters``, else one made from the
+      settings when an API key is configured and ``MOXN_EXPORT`` is not false;
+    - ``exporter-1``, ``exporter-2``, ...: the other ``span_exporters`` (third parties:
+      the content policy applies);
     - ``otlp``, ``otlp-2``, ...: one per ``otlp_endpoint``, then one for
       ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_ENDPOINT`` when set
       (and not already listed). ``otlp_headers`` default to ``OTEL_EXPORTER_OTLP_HEADERS``.
     """
-    if runtime.disabled or not isinstance(runtime.provider, SdkTracerProvider):
+    if runtime.disabled:
+        return {}
+    if not isinstance(runtime.provider, SdkTracerProvider):
+        if span_exporters or otlp_endpoint or runtime.settings.api_key is not None:
+            _logger.warning(
+                "moxtrace: the tracer provider %r is not an OpenTelemetry SDK provider; "
+                "no exporters can be added to it",
+                runtime.provider,
+            )
         return {}
     settings = runtime.settings
     policy = runtime.content_capture
     exporters: list[tuple[str, SpanExporter]] = []
-    if settings.export and settings.api_key is not None:
+    others = 0
+    for exporter in span_exporters:
+        if isinstance(exporter, MoxnSpanExporter) and not any(n == "moxn" for n, _ in exporters):
+            exporters.append(("moxn", exporter))
+        else:
+            others += 1
+            exporters.append((f"exporter-{others}", for_third_party(exporter, policy)))
+    if (
+        settings.export
+        and settings.api_key is not None
+        and not any(n == "moxn" for n, _ in exporters)
+    ):
         exporters.append(
             (
                 "moxn",

@@ -208,3 +208,28 @@ def test_a_hung_moxn_endpoint_never_delays_another_destination(
     started = time.monotonic()
     client.close()
     assert time.monotonic() - started < 5
+
+
+def test_span_exporters_are_destinations_and_a_moxn_exporter_among_them_is_moxn() -> None:
+    mine = MoxnSpanExporter("moxn_acme.k", "http://127.0.0.1:9")
+    other, another = InMemorySpanExporter(), InMemorySpanExporter()
+    client = SyncMoxnClient(api_key="moxn_acme.k", span_exporters=[other, mine, another])
+    assert list(client.destinations) == ["exporter-1", "moxn", "exporter-2"]
+    assert client.destinations["moxn"].exporter is mine  # no second Moxn exporter
+    first = client.destinations["exporter-1"].exporter
+    assert isinstance(first, WithoutContent)
+    assert first.exporter is other
+    client.tracing.tracer.start_span("s").end()
+    client.flush(5)
+    assert client.export_stats("exporter-1").exported == 1
+    assert len(other.get_finished_spans()) == 1
+    client.close()
+
+
+def test_a_foreign_provider_gets_no_destinations(caplog: pytest.LogCaptureFixture) -> None:
+    from opentelemetry.trace import NoOpTracerProvider
+
+    client = SyncMoxnClient(api_key="moxn_acme.k", tracer_provider=NoOpTracerProvider())
+    assert client.destinations == {}
+    assert "not an OpenTelemetry SDK provider" in caplog.text
+    client.close()
