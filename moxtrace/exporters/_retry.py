@@ -1,10 +1,10 @@
 """``Retrying``: send a batch again after 408, 429, 5xx and connection errors.
 
 The policy is I/O-free (``RetryPolicy``, ``parse_retry_after``); the wrapper only waits
-and counts. Waits are exponential backoff with full jitter, or exactly what the server
-asked for in ``Retry-After``; nothing is attempted past the batch's deadline, and a wait
-that would end after it is not started. Every attempt sends the same batch, so the same
-``X-Moxn-Idempotency-Key``.
+and counts. Waits are exponential backoff with full jitter, or what the server asked for
+in ``Retry-After`` (never less; stretched at random by up to half). Nothing is attempted
+past the batch's deadline, and a wait that would end after it is not started. Every
+attempt sends the same batch, so the same ``X-Moxn-Idempotency-Key``.
 """
 
 from __future__ import annotations
@@ -88,6 +88,9 @@ class RetryPolicy:
     initial_backoff: float = 0.5
     max_backoff: float = 10.0
     multiplier: float = 2.0
+    retry_after_jitter: float = 0.5
+    """A wait the server asked for is stretched by up to this fraction, at random, so
+    that clients told the same moment do not all return at once."""
 
     def backoff(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """The wait after failed attempt number ``attempt`` (0 for the first)."""
@@ -103,10 +106,16 @@ class RetryPolicy:
     ) -> float | None:
         """Seconds to wait before trying again, or ``None`` to give up now.
 
+        With ``retry_after``, never less than it (plus jitter, kept before the deadline).
         Gives up when the wait would end at or after the deadline (``remaining``
         seconds away): an attempt needs time too.
         """
-        wait = retry_after if retry_after is not None else self.backoff(attempt, rand)
+        if retry_after is not None:
+            if retry_after >= remaining:
+                return None
+            stretched = retry_after * (1 + self.retry_after_jitter * rand())
+            return min(stretched, (retry_after + remaining) / 2)
+        wait = self.backoff(attempt, rand)
         if wait >= remaining:
             return None
         return wait

@@ -81,12 +81,21 @@ def test_backoff_is_exponential_capped_with_full_jitter() -> None:
 
 
 def test_delay_honours_retry_after_and_the_deadline() -> None:
-    policy = RetryPolicy(initial_backoff=1.0)
+    policy = RetryPolicy(initial_backoff=1.0, retry_after_jitter=0.5)
     assert policy.delay(0, None, remaining=30, rand=lambda: 0.5) == 0.5
-    assert policy.delay(0, 7.0, remaining=30, rand=lambda: 0.5) == 7.0  # Retry-After wins
+    # Retry-After wins over backoff, never shortened, stretched by up to half.
+    assert policy.delay(0, 7.0, remaining=30, rand=lambda: 0.0) == 7.0
+    assert policy.delay(0, 7.0, remaining=30, rand=lambda: 1.0) == 10.5
     assert policy.delay(5, 0.0, remaining=30, rand=lambda: 1.0) == 0.0
-    assert policy.delay(0, 30.0, remaining=30) is None  # would end at the deadline
+    # Jitter never pushes the wait to the deadline; Retry-After at the deadline gives up.
+    assert policy.delay(0, 7.0, remaining=8, rand=lambda: 1.0) == 7.5
+    assert policy.delay(0, 30.0, remaining=30) is None
     assert policy.delay(4, None, remaining=2.0, rand=lambda: 0.9) is None
+
+
+def test_retry_after_without_jitter_is_exact() -> None:
+    policy = RetryPolicy(retry_after_jitter=0.0)
+    assert policy.delay(3, 2.0, remaining=30, rand=lambda: 1.0) == 2.0
 
 
 class FakeClock:
@@ -146,12 +155,12 @@ def test_retries_with_backoff_then_succeeds_with_the_same_batch() -> None:
     assert counters.snapshot().retried == 12  # 3 retries x 4 spans
 
 
-def test_retry_after_is_waited_exactly() -> None:
+def test_retry_after_is_waited_at_least() -> None:
     clock = FakeClock()
     inner = Scripted(RetriableError("429", status_code=429, retry_after=3.0))
-    r, _ = retrying(inner, clock)
+    r, _ = retrying(inner, clock)  # rand() == 1: the most jitter
     r.send(batch_of(1), deadline=clock.now + 60)
-    assert clock.waits == [3.0]
+    assert clock.waits == [4.5]
 
 
 def test_gives_up_when_the_next_wait_would_pass_the_deadline() -> None:
