@@ -211,7 +211,7 @@ def test_a_hung_moxn_endpoint_never_delays_another_destination(
 
 
 def test_span_exporters_are_destinations_and_a_moxn_exporter_among_them_is_moxn() -> None:
-    mine = MoxnSpanExporter("moxn_acme.k", "http://127.0.0.1:9")
+    mine = MoxnSpanExporter("moxn_acme.k", "http://127.0.0.1:9", deadline=0.2)
     other, another = InMemorySpanExporter(), InMemorySpanExporter()
     client = SyncMoxnClient(api_key="moxn_acme.k", span_exporters=[other, mine, another])
     assert list(client.destinations) == ["exporter-1", "moxn", "exporter-2"]
