@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from moxtrace.session.providers._common import tool_schema
 from moxtrace.session.rendered import Media, Part, RenderedPrompt
 from moxtrace.types.blocks import (
     ReasoningContent,
@@ -93,13 +94,12 @@ def genai_messages(rendered: RenderedPrompt) -> tuple[list[dict[str, Any]], list
 
 
 def genai_tool_definitions(tools: Sequence[SdkTool]) -> list[dict[str, Any]]:
-    """Function tools as GenAI ``gen_ai.tool.definitions`` entries."""
-    return [
-        {
-            "type": "function",
-            "name": tool.name,
-            "description": tool.description,
-            "parameters": tool.parameters,
-        }
-        for tool in tools
-    ]
+    """Function tools as GenAI ``gen_ai.tool.definitions`` entries (schemas as sent)."""
+    out = []
+    for tool in tools:
+        definition: dict[str, Any] = {"type": "function", "name": tool.name}
+        if tool.description:
+            definition["description"] = tool.description
+        definition["parameters"] = tool_schema(tool)
+        out.append(definition)
+    return out

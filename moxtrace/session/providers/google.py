@@ -188,17 +188,20 @@ def parse_response(response: Any, provider: Provider = Provider.GOOGLE_GEMINI) -
     candidate = candidates[0] if candidates else {}
     content = candidate.get("content") or {}
     blocks: list[ContentBlock] = []
-    for index, part in enumerate(content.get("parts") or []):
+    calls = 0
+    for part in content.get("parts") or []:
         call = pick(part, "function_call", "functionCall")
         text = part.get("text")
         if call:
+            # Gemini gives no call ids; number them, the same way streamed or not.
             blocks.append(
                 ToolCall(
                     tool_name=call.get("name") or "",
-                    tool_call_id=call.get("id") or f"call_{index}",
+                    tool_call_id=call.get("id") or f"call_{calls}",
                     input=parse_arguments(call.get("args")),
                 )
             )
+            calls += 1
         elif isinstance(text, str):
             blocks.append(
                 ReasoningContent(text=text) if part.get("thought") else TextContent(text=text)

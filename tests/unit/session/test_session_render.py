@@ -168,7 +168,7 @@ def test_an_empty_string_is_a_value_not_a_missing_variable() -> None:
 
 
 def test_bytes_for_a_text_variable_is_an_invalid_value() -> None:
-    with pytest.raises(InvalidVariableError, match="'raw'.*bytes are not text") as info:
+    with pytest.raises(InvalidVariableError, match=r"'raw'.*bytes are not text") as info:
         text_of([Variable(name="raw")], data={"raw": b"\x00"})
     assert info.value.variable == "raw"
 
