@@ -244,7 +244,7 @@ def main() -> None:
         stored = httpx.get(
             f"{base_url}/traces", params={"limit": 1}, headers={"x-api-key": key}, timeout=30
         )
-        floor_exporter.shutdown()
+        floor_exporter.shutdown()  # type: ignore[no-untyped-call]
         moxn.shutdown()
         per_event_exporter.shutdown()
 

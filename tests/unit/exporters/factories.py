@@ -68,9 +68,10 @@ def readable_span(
     parent: int | None = None,
     content: str | None = None,
     llm: bool = True,
+    extra: dict[str, Any] | None = None,
 ) -> ReadableSpan:
     """A finished span as the SDK hands it to an exporter; ``content`` becomes
-    ``gen_ai.input.messages`` (JSON text) when given."""
+    ``gen_ai.input.messages`` (JSON text) when given; ``extra`` attributes are added."""
     attrs: dict[str, Any] = {"moxn.metadata.index": index}
     if llm:
         attrs.update(
@@ -83,6 +84,7 @@ def readable_span(
         )
     if content is not None:
         attrs["gen_ai.input.messages"] = content
+    attrs.update(extra or {})
     start = 1_700_000_000_000_000_000 + index * 1_000_000
     return ReadableSpan(
         name=f"span-{index}",
