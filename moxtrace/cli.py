@@ -1,0 +1,338 @@
+"""The ``moxtrace`` command: ``serve``, ``keys`` and ``tail``.
+
+Each subcommand imports what it needs only when it runs, so ``moxtrace --help`` is quick
+and ``moxtrace tail`` works without the server extra. Options of ``serve`` and ``keys``
+also come from ``MOXN_SERVER_*`` environment variables (a flag wins); ``tail`` reads
+``MOXN_BASE_URL`` and ``MOXN_API_KEY``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["build_parser", "main"]
+
+_ENV_PREFIX = "MOXN_SERVER_"
+
+
+def _env(field: str) -> str:
+    return _ENV_PREFIX + field.upper()
+
+
+# (flag, settings field, type, metavar, help). Defaults come from ServerSettings.
+_SERVE_OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str, str], ...] = (
+    ("--host", "host", str, "HOST", "interface to listen on (default 127.0.0.1)"),
+    ("--port", "port", int, "PORT", "TCP port; 0 picks a free one (default 8700)"),
+    (
+        "--max-body-bytes",
+        "max_body_bytes",
+        int,
+        "N",
+        "largest request body, after gzip decompression; larger is 413 (default 8388608)",
+    ),
+    (
+        "--rate-limit",
+        "rate_limit",
+        float,
+        "RPS",
+        "ingest requests per second per tenant; over it is 429 + Retry-After (default 0: off)",
+    ),
+    (
+        "--rate-limit-burst",
+        "rate_limit_burst",
+        int,
+        "N",
+        "requests a tenant may send at once (default: max(1, RPS))",
+    ),
+    ("--max-inflight", "max_inflight", int, "N", "ingest requests processed at once (default 4)"),
+    (
+        "--max-queued",
+        "max_queued",
+        int,
+        "N",
+        "ingest requests waiting for a slot; one more is 503 + Retry-After (default 64)",
+    ),
+    (
+        "--queue-timeout",
+        "queue_timeout",
+        float,
+        "SECONDS",
+        "longest wait for a slot before 503 (default 10)",
+    ),
+    ("--retry-after", "retry_after", int, "SECONDS", "Retry-After sent with 503 (default 1)"),
+    (
+        "--signed-url-ttl",
+        "signed_url_ttl",
+        int,
+        "SECONDS",
+        "lifetime of content upload URLs (default 900)",
+    ),
+    (
+        "--public-url",
+        "public_url",
+        str,
+        "URL",
+        "base URL put in signed upload URLs (default: the URL of the request)",
+    ),
+    (
+        "--sqlite-synchronous",
+        "sqlite_synchronous",
+        str,
+        "full|normal",
+        "SQLite durability: full survives power loss, normal only crashes (default full)",
+    ),
+    ("--db-pool-size", "db_pool_size", int, "N", "PostgreSQL connections (default 8)"),
+    (
+        "--tail-queue-size",
+        "tail_queue_size",
+        int,
+        "N",
+        "messages buffered per live-tail subscriber (default 1000)",
+    ),
+    (
+        "--max-subscribers",
+        "max_subscribers",
+        int,
+        "N",
+        "concurrent live-tail connections (default 100)",
+    ),
+    (
+        "--graceful-timeout",
+        "graceful_timeout",
+        float,
+        "SECONDS",
+        "time in-flight requests get after SIGTERM (default 10)",
+    ),
+    (
+        "--log-level",
+        "log_level",
+        str,
+        "LEVEL",
+        "critical, error, warning, info or debug (default info)",
+    ),
+)
+
+
+def _add_store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help=f"data directory: SQLite database, dev key file (default ~/.moxtrace; "
+        f"env {_env('data_dir')})",
+    )
+    parser.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="SQLAlchemy URL, e.g. postgresql+asyncpg://user@host/db "
+        f"(default SQLite in the data dir; env {_env('database_url')})",
+    )
+
+
+def _settings(args: argparse.Namespace, fields: Sequence[str]) -> Any:
+    try:
+        from moxtrace.server.settings import ServerSettings
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise SystemExit(
+            f"moxtrace: the server extra is missing ({exc}): pip install 'moxtrace[server]'"
+        ) from None
+    given = {f: getattr(args, f) for f in fields if getattr(args, f, None) is not None}
+    try:
+        return ServerSettings(**given)
+    except ValueError as exc:
+        raise SystemExit(f"moxtrace: invalid option: {exc}") from None
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    fields = ["data_dir", "database_url", *(f for _, f, *_ in _SERVE_OPTIONS)]
+    settings = _settings(args, fields)
+    if args.no_dev_key:
+        settings.dev_key = False
+    if args.access_log:
+        settings.access_log = True
+    from moxtrace.server.serve import serve
+
+    return serve(settings)
+
+
+async def _with_store(args: argparse.Namespace, action: Callable[[Any], Any]) -> Any:
+    from moxtrace.server.store import Store
+
+    settings = _settings(args, ["data_dir", "database_url"])
+    store = await Store.open(
+        settings.resolved_database_url(), sqlite_synchronous=settings.sqlite_synchronous
+    )
+    try:
+        return await action(store)
+    finally:
+        await store.close()
+
+
+def _cmd_keys_create(args: argparse.Namespace) -> int:
+    from moxtrace.server.apikeys import validate_tenant
+
+    try:
+        validate_tenant(args.tenant)
+    except ValueError as exc:
+        print(f"moxtrace keys create: {exc}", file=sys.stderr)
+        return 2
+    key = asyncio.run(_with_store(args, lambda store: store.keys.create(args.tenant, args.label)))
+    print(key.api_key)
+    print(
+        f"created key {key.key_id} for tenant {key.tenant!r}; it is shown only this once",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _cmd_keys_list(args: argparse.Namespace) -> int:
+    from moxtrace.server.assemble import iso
+
+    keys = asyncio.run(_with_store(args, lambda store: store.keys.list_keys(args.tenant)))
+    print(f"{'TENANT':<24} {'KEY ID':<10} {'CREATED':<28} {'REVOKED':<28} LABEL")
+    for key in keys:
+        print(
+            f"{key.tenant:<24} {key.key_id:<10} {iso(key.created_us) or '':<28} "
+            f"{iso(key.revoked_us) or '-':<28} {key.label or ''}"
+        )
+    return 0
+
+
+def _cmd_keys_revoke(args: argparse.Namespace) -> int:
+    count = asyncio.run(
+        _with_store(args, lambda store: store.keys.revoke(args.key_id, args.tenant))
+    )
+    if not count:
+        print(f"moxtrace keys revoke: no active key {args.key_id!r}", file=sys.stderr)
+        return 1
+    print(f"revoked {count} key(s) {args.key_id}; servers forget it within 30 s")
+    return 0
+
+
+def _cmd_tail(args: argparse.Namespace) -> int:
+    from moxtrace.server.tail import TailOptions, run_tail
+    from moxtrace.settings import Settings
+
+    settings = Settings()
+    base_url = args.base_url or settings.base_url
+    api_key = args.api_key or (settings.api_key.get_secret_value() if settings.api_key else None)
+    if not api_key:
+        print("moxtrace tail: no API key: pass --api-key or set MOXN_API_KEY", file=sys.stderr)
+        return 2
+    color = sys.stdout.isatty() and not args.no_color and "NO_COLOR" not in os.environ
+    options = TailOptions(
+        max_traces=args.max_traces,
+        json_lines=args.json,
+        ascii=args.ascii,
+        color=color,
+        quiet=args.quiet,
+        reconnect=not args.no_reconnect,
+    )
+    try:
+        return run_tail(base_url, api_key, out=sys.stdout, options=options)
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``moxtrace`` command."""
+    parser = argparse.ArgumentParser(
+        prog="moxtrace",
+        description="OpenTelemetry-native tracing for LLM applications.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.required = True
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the Moxn platform API locally (ingest, trace queries, live tail)",
+        description="Run the Moxn platform API: ingest (Moxn wire format and OTLP/HTTP), "
+        "trace queries and a live tail, stored in SQLite (default) or PostgreSQL. "
+        "On first start a dev key is created, printed and saved to DATA_DIR/dev-api-key. "
+        "Every option can also be set as MOXN_SERVER_<OPTION> (e.g. MOXN_SERVER_RATE_LIMIT). "
+        "SIGTERM or Ctrl-C stops it gracefully.",
+    )
+    _add_store_options(serve)
+    for flag, field, kind, metavar, text in _SERVE_OPTIONS:
+        serve.add_argument(
+            flag, dest=field, type=kind, metavar=metavar, help=f"{text}; env {_env(field)}"
+        )
+    serve.add_argument(
+        "--no-dev-key",
+        action="store_true",
+        help=f"do not create a dev key on first start (env {_env('dev_key')}=false)",
+    )
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        help=f"log every request (env {_env('access_log')}=true)",
+    )
+    serve.set_defaults(func=_cmd_serve)
+
+    keys = commands.add_parser(
+        "keys",
+        help="create, list and revoke API keys",
+        description="Manage API keys (moxn_<tenant>.<secret>) in the server's database; "
+        "servers pick up new keys at once and revoked ones within 30 s.",
+    )
+    key_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION")
+    key_commands.required = True
+    create = key_commands.add_parser(
+        "create",
+        help="create a key for a tenant and print it (shown only once)",
+        description="Create an API key; the key is printed on stdout, details on stderr.",
+    )
+    create.add_argument("--tenant", required=True, help="tenant name: letters, digits, _ or -")
+    create.add_argument("--label", help="a note to remember the key by")
+    _add_store_options(create)
+    create.set_defaults(func=_cmd_keys_create)
+    listing = key_commands.add_parser("list", help="list keys (never their secrets)")
+    listing.add_argument("--tenant", help="only this tenant's keys")
+    _add_store_options(listing)
+    listing.set_defaults(func=_cmd_keys_list)
+    revoke = key_commands.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id", help="the KEY ID column of `moxtrace keys list`")
+    revoke.add_argument("--tenant", help="only revoke the key of this tenant")
+    _add_store_options(revoke)
+    revoke.set_defaults(func=_cmd_keys_revoke)
+
+    tail = commands.add_parser(
+        "tail",
+        help="follow newly stored traces and draw each as a tree",
+        description="Follow a server's live tail (GET /traces/stream) and draw each trace "
+        "as a tree once its root span has ended: span names, durations, model, tokens, "
+        "errors.",
+    )
+    tail.add_argument(
+        "--base-url", help="server URL (env MOXN_BASE_URL; default http://127.0.0.1:8700)"
+    )
+    tail.add_argument("--api-key", help="API key (env MOXN_API_KEY)")
+    tail.add_argument("--max-traces", type=int, metavar="N", help="exit after N traces")
+    tail.add_argument("--json", action="store_true", help="print stream messages as JSON lines")
+    tail.add_argument("--ascii", action="store_true", help="draw with ASCII characters only")
+    tail.add_argument("--no-color", action="store_true", help="no ANSI colours (also NO_COLOR)")
+    tail.add_argument(
+        "--quiet",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="draw a trace without a finished root after this long without news (default 5)",
+    )
+    tail.add_argument("--no-reconnect", action="store_true", help="exit when the connection drops")
+    tail.set_defaults(func=_cmd_tail)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``moxtrace`` command; the exit code."""
+    args = build_parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    return func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,516 @@
+"""From validated ingest events to table rows (no I/O).
+
+``assemble`` turns one batch of events (each a validated ``TelemetryLogRequest`` and the
+JSON object it came from) into the rows the store writes in one transaction: the raw
+events, and the rows assembled from them: spans (``span_start`` + ``span_end`` /
+``span_error``), LLM calls, traces, metadata pairs, and (when someone listens) the
+live-tail summaries. Repeats inside the batch are dropped here; repeats of stored events
+are dropped by the database. Every assembled row is an idempotent upsert, so assembling
+a repeated event again changes nothing.
+
+Rows are tuples in the order of the ``*_COLUMNS`` constants: the store hands them to the
+driver as they are.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import orjson
+
+from moxtrace.types.telemetry import TelemetryEventType, TelemetryLogRequest
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "LLM_COLUMNS",
+    "METADATA_COLUMNS",
+    "SPAN_COLUMNS",
+    "SPAN_FILL_COLUMNS",
+    "TRACE_COLUMNS",
+    "Batch",
+    "EventKey",
+    "WireEvent",
+    "assemble",
+    "dumps",
+    "from_us",
+    "iso",
+    "stored_body",
+    "to_us",
+]
+
+EventKey = tuple[str, str, str, int]
+"""(trace_id, span_id, event_type, sequence_number): an event's identity within a tenant."""
+
+WireEvent = tuple[TelemetryLogRequest, Mapping[str, Any]]
+"""A validated event and the JSON object it was validated from (stored as sent)."""
+
+EVENT_COLUMNS = (
+    "tenant",
+    "trace_id",
+    "span_id",
+    "event_type",
+    "sequence_number",
+    "event_id",
+    "ts_us",
+    "parent_span_id",
+    "content_storage_key",
+    "body",
+    "received_us",
+)
+SPAN_FILL_COLUMNS = (
+    "parent_span_id",
+    "name",
+    "kind",
+    "start_us",
+    "end_us",
+    "duration_ms",
+    "status_code",
+    "status_message",
+    "service_name",
+    "prompt_id",
+    "prompt_name",
+    "task_id",
+    "commit_id",
+    "branch_id",
+    "branch_name",
+    "session_id",
+    "user_metadata",
+)
+"""Span columns an event may fill: a later non-null value wins, a null keeps what is there."""
+SPAN_COLUMNS = ("tenant", "trace_id", "span_id", *SPAN_FILL_COLUMNS, "updated_us")
+LLM_COLUMNS = (
+    "tenant",
+    "trace_id",
+    "span_id",
+    "sequence_number",
+    "ts_us",
+    "provider",
+    "operation",
+    "request_model",
+    "response_model",
+    "response_id",
+    "finish_reasons",
+    "input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "tool_call_count",
+    "content_storage_key",
+)
+TRACE_COLUMNS = (
+    "tenant",
+    "trace_id",
+    "start_us",
+    "end_us",
+    "root_span_id",
+    "root_name",
+    "service_name",
+    "updated_us",
+)
+METADATA_COLUMNS = ("tenant", "trace_id", "span_id", "key", "value")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_US = timedelta(microseconds=1)
+_INT64 = (1 << 63) - 1
+_KINDS = frozenset({"internal", "server", "client", "producer", "consumer"})
+_STATUSES = frozenset({"UNSET", "OK", "ERROR"})
+_START = TelemetryEventType.SPAN_START
+_END = TelemetryEventType.SPAN_END
+_ERROR = TelemetryEventType.SPAN_ERROR
+_LLM = TelemetryEventType.LLM_CALL
+_MAX_META_KEY = 128
+_MAX_META_VALUE = 256
+_OPTIONS = orjson.OPT_NON_STR_KEYS
+_COLUMN_FIELDS = frozenset(
+    {
+        "id",
+        "timestamp",
+        "event_type",
+        "sequence_number",
+        "trace_id",
+        "span_id",
+        "parent_span_id",
+        "content_storage_key",
+    }
+)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text (``ValueError`` for what JSON cannot hold)."""
+    try:
+        return orjson.dumps(value, option=_OPTIONS).decode()
+    except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
+        raise ValueError(str(exc)) from None
+
+
+def stored_body(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """What the ``body`` column keeps of an event as sent: every field but those stored in
+    columns of their own (ids, type, sequence, timestamp, storage key) and null ones.
+
+    ``GET /traces/{id}`` puts the event back together from both.
+    """
+    return {k: v for k, v in raw.items() if v is not None and k not in _COLUMN_FIELDS}
+
+
+def to_us(moment: datetime) -> int:
+    """Microseconds since the epoch; a naive datetime is taken as UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (moment - _EPOCH) // _ONE_US
+
+
+def from_us(us: int) -> datetime:
+    """The UTC datetime of ``us`` microseconds since the epoch."""
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def iso(us: int | None) -> str | None:
+    """ISO 8601 (UTC, microseconds, ``Z``) of a ``*_us`` column, or None."""
+    if us is None:
+        return None
+    try:
+        return from_us(us).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    except OverflowError:
+        return None
+
+
+def _text(value: Any, limit: int | None = None) -> str | None:
+    """A string column's value: scalars as text, NUL characters removed (PostgreSQL)."""
+    if value is None or isinstance(value, dict | list):
+        return None
+    text = value if type(value) is str else str(value)
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    if limit is not None and len(text) > limit:
+        return None
+    return text
+
+
+def _int(value: Any) -> int | None:
+    if type(value) is int:
+        return value if -_INT64 <= value <= _INT64 else None
+    if type(value) is float and math.isfinite(value) and value == int(value):
+        return _int(int(value))
+    return None
+
+
+def _float(value: Any) -> float | None:
+    if type(value) is float:
+        return value if math.isfinite(value) else None
+    if type(value) is int:
+        return float(value) if -_INT64 <= value <= _INT64 else None
+    return None
+
+
+def _time_us(value: Any) -> int | None:
+    if type(value) is not str:
+        return None
+    try:
+        return to_us(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except (ValueError, OverflowError):
+        return None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+@dataclass
+class Batch:
+    """The rows of one batch, ready for the store."""
+
+    tenant: str
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    repeats: int = 0
+    """Events dropped because they appeared twice in the batch."""
+    spans: list[tuple[Any, ...]] = field(default_factory=list)
+    llm_calls: list[tuple[Any, ...]] = field(default_factory=list)
+    traces: list[tuple[Any, ...]] = field(default_factory=list)
+    metadata: list[tuple[Any, ...]] = field(default_factory=list)
+    tail: list[dict[str, Any]] = field(default_factory=list)
+    """Live-tail messages: one per trace, ``{"trace_id", "spans": [summary, ...]}``."""
+
+
+class _Span:
+    __slots__ = ("end", "llm", "other", "start")
+
+    def __init__(self) -> None:
+        self.start: TelemetryLogRequest | None = None
+        self.end: TelemetryLogRequest | None = None
+        self.llm: TelemetryLogRequest | None = None
+        self.other: list[str] = []
+
+
+def _identity(events: Sequence[TelemetryLogRequest | None]) -> tuple[Any, ...]:
+    prompt_id = task_id = commit_id = branch_id = None
+    metadata: dict[str, Any] | None = None
+    for event in events:
+        if event is None:
+            continue
+        if prompt_id is None and event.prompt_id is not None:
+            prompt_id = str(event.prompt_id)
+        if task_id is None and event.task_id is not None:
+            task_id = str(event.task_id)
+        if commit_id is None and event.commit_id is not None:
+            commit_id = _text(event.commit_id)
+        if branch_id is None and event.branch_id is not None:
+            branch_id = str(event.branch_id)
+        if metadata is None and event.user_metadata:
+            metadata = event.user_metadata
+    return prompt_id, task_id, commit_id, branch_id, metadata
+
+
+def _span_row(
+    tenant: str, trace_id: str, span_id: str, span: _Span, now_us: int
+) -> tuple[Any, ...]:
+    start, end, llm = span.start, span.end, span.llm
+    parent = name = kind = start_us = end_us = duration = status = message = None
+    service = prompt_name = branch_name = session_id = None
+    if start is not None:
+        meta = start.system_metadata
+        parent = start.parent_span_id
+        name = _text(meta.get("span_name"))
+        kind = meta.get("span_kind")
+        if kind not in _KINDS:
+            kind = "internal"
+        start_us = _time_us(meta.get("start_time"))
+        if start_us is None:
+            start_us = to_us(start.timestamp)
+        service = _text(meta.get("service_name"))
+        prompt_name = _text(meta.get("prompt_name"))
+        branch_name = _text(meta.get("branch_name"))
+        session_id = _text(meta.get("session_id"))
+    if end is not None:
+        meta = end.system_metadata
+        if parent is None:
+            parent = end.parent_span_id
+        if name is None:
+            name = _text(meta.get("span_name"))
+        end_us = _time_us(meta.get("end_time"))
+        if end_us is None:
+            end_us = to_us(end.timestamp)
+        duration = _float(meta.get("duration_ms"))
+        if duration is None and start_us is not None:
+            duration = (end_us - start_us) / 1000.0
+        status = meta.get("status_code")
+        if end.event_type is _ERROR:
+            status = "ERROR"
+        elif status not in _STATUSES:
+            status = "UNSET"
+        message = _text(meta.get("status_message"))
+    if llm is not None:
+        if parent is None:
+            parent = llm.parent_span_id
+        if name is None:
+            name = _text(llm.system_metadata.get("span_name"))
+    prompt_id, task_id, commit_id, branch_id, metadata = _identity((start, end, llm))
+    return (
+        tenant,
+        trace_id,
+        span_id,
+        parent,
+        name,
+        kind,
+        start_us,
+        end_us,
+        duration,
+        status,
+        message,
+        service,
+        prompt_id,
+        prompt_name,
+        task_id,
+        commit_id,
+        branch_id,
+        branch_name,
+        session_id,
+        dumps(metadata) if metadata else None,
+        now_us,
+    )
+
+
+def _llm_row(tenant: str, event: TelemetryLogRequest, ts_us: int) -> tuple[Any, ...]:
+    meta = event.system_metadata
+    usage = _mapping(meta.get("usage"))
+    reasons = meta.get("finish_reasons")
+    return (
+        tenant,
+        event.trace_id,
+        event.span_id,
+        event.sequence_number,
+        ts_us,
+        _text(meta.get("provider")),
+        _text(meta.get("operation")),
+        _text(meta.get("request_model")),
+        _text(meta.get("response_model")),
+        _text(meta.get("response_id")),
+        dumps(reasons) if isinstance(reasons, list) else None,
+        _int(usage.get("input_tokens")),
+        _int(usage.get("output_tokens")),
+        _int(usage.get("reasoning_tokens")),
+        _int(usage.get("cache_read_input_tokens")),
+        _int(usage.get("cache_creation_input_tokens")),
+        _int(meta.get("tool_call_count")),
+        event.content_storage_key,
+    )
+
+
+def _metadata_value(value: Any) -> str | None:
+    if type(value) is str:
+        return _text(value, _MAX_META_VALUE)
+    if isinstance(value, bool | int | float):
+        return _text(dumps(value), _MAX_META_VALUE)
+    return None
+
+
+def _summary(row: tuple[Any, ...], span: _Span) -> dict[str, Any]:
+    values = dict(zip(SPAN_COLUMNS, row, strict=True))
+    model = input_tokens = output_tokens = None
+    if span.llm is not None:
+        meta = span.llm.system_metadata
+        model = _text(meta.get("response_model")) or _text(meta.get("request_model"))
+        usage = _mapping(meta.get("usage"))
+        input_tokens = _int(usage.get("input_tokens"))
+        output_tokens = _int(usage.get("output_tokens"))
+    kinds = [e.event_type.value for e in (span.start, span.llm, span.end) if e is not None]
+    return {
+        "trace_id": values["trace_id"],
+        "span_id": values["span_id"],
+        "parent_span_id": values["parent_span_id"],
+        "name": values["name"],
+        "kind": values["kind"],
+        "service_name": values["service_name"],
+        "start_time": iso(values["start_us"]),
+        "end_time": iso(values["end_us"]),
+        "duration_ms": values["duration_ms"],
+        "status_code": values["status_code"],
+        "status_message": values["status_message"],
+        "model": model,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "events": kinds + span.other,
+    }
+
+
+def _widen(times: dict[str, list[int]], trace_id: str, moment: int) -> None:
+    known = times.get(trace_id)
+    if known is None:
+        times[trace_id] = [moment, moment]
+    elif moment < known[0]:
+        known[0] = moment
+    elif moment > known[1]:
+        known[1] = moment
+
+
+def assemble(
+    tenant: str,
+    batch: Sequence[WireEvent],
+    received_us: int,
+    *,
+    tail: bool = False,
+) -> Batch:
+    """The rows of ``batch``, sorted by key (so concurrent writers lock in the same order).
+
+    ``ValueError`` if an event cannot be stored as JSON (the caller answers 400).
+    """
+    out = Batch(tenant)
+    seen: dict[EventKey, tuple[TelemetryLogRequest, Mapping[str, Any]]] = {}
+    for event, raw in batch:
+        key: EventKey = (
+            event.trace_id,
+            event.span_id,
+            event.event_type.value,
+            event.sequence_number,
+        )
+        if key in seen:
+            out.repeats += 1
+        else:
+            seen[key] = (event, raw)
+
+    spans: dict[tuple[str, str], _Span] = {}
+    times: dict[str, list[int]] = {}
+    events_rows = out.events
+    for key in sorted(seen):
+        event, raw = seen[key]
+        ts_us = to_us(event.timestamp)
+        events_rows.append(
+            (
+                tenant,
+                key[0],
+                key[1],
+                key[2],
+                key[3],
+                str(event.id),
+                ts_us,
+                event.parent_span_id,
+                event.content_storage_key,
+                dumps(stored_body(raw)),
+                received_us,
+            )
+        )
+        span_key = (key[0], key[1])
+        span = spans.get(span_key)
+        if span is None:
+            span = spans[span_key] = _Span()
+        kind = event.event_type
+        if kind is _START:
+            span.start = event
+        elif kind is _END or kind is _ERROR:
+            if span.end is None or kind is _ERROR:
+                span.end = event
+        elif kind is _LLM:
+            span.llm = event
+            out.llm_calls.append(_llm_row(tenant, event, ts_us))
+            _widen(times, key[0], ts_us)
+        else:
+            span.other.append(kind.value)
+            _widen(times, key[0], ts_us)
+
+    summaries: dict[str, list[dict[str, Any]]] = {}
+    roots: dict[str, tuple[Any, ...]] = {}
+    services: dict[str, str] = {}
+    for (trace_id, span_id), span in spans.items():
+        row = _span_row(tenant, trace_id, span_id, span, received_us)
+        out.spans.append(row)
+        if tail:
+            summaries.setdefault(trace_id, []).append(_summary(row, span))
+        start_us, end_us = row[6], row[7]
+        if start_us is not None:
+            _widen(times, trace_id, start_us)
+        if end_us is not None:
+            _widen(times, trace_id, end_us)
+        if span.start is not None and span.start.parent_span_id is None:
+            roots.setdefault(trace_id, row)
+        if row[11] and trace_id not in services:
+            services[trace_id] = row[11]
+        source = span.start or span.end or span.llm
+        if source is not None and source.user_metadata:
+            for name, value in source.user_metadata.items():
+                text = _metadata_value(value)
+                clean = _text(name, _MAX_META_KEY)
+                if text is not None and clean:
+                    out.metadata.append((tenant, trace_id, span_id, clean, text))
+
+    for trace_id in sorted(times):
+        first, last = times[trace_id]
+        root = roots.get(trace_id)
+        out.traces.append(
+            (
+                tenant,
+                trace_id,
+                first,
+                last,
+                root[2] if root else None,
+                root[4] if root else None,
+                services.get(trace_id),
+                received_us,
+            )
+        )
+        if tail:
+            out.tail.append({"trace_id": trace_id, "spans": summaries.get(trace_id, [])})
+    return out

@@ -1,0 +1,111 @@
+"""The ingest path shared by every route: events in, committed, announced to the live tail.
+
+Routes parse their own wire format into ``TelemetryLogRequest`` models and hand them to
+``Ingestor.ingest``. It returns only after the store committed the batch (acknowledgement
+means durable); database trouble becomes 503 + ``Retry-After`` (nothing was stored, the
+client retries), never a 500. CPU-heavy steps of large batches run in a worker thread so
+the event loop keeps answering health checks and small requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+import anyio.to_thread
+from sqlalchemy import exc as sa_exc
+
+from moxtrace.server.assemble import Batch, WireEvent, assemble
+from moxtrace.server.broadcast import Broadcaster
+from moxtrace.server.errors import ApiError, invalid_payload, unavailable
+from moxtrace.server.store import Store, WriteResult
+
+__all__ = ["IngestCounters", "Ingestor", "off_loop"]
+
+_log = logging.getLogger("moxtrace.server")
+_T = TypeVar("_T")
+
+OFF_LOOP_BYTES = 64 * 1024
+"""Bodies larger than this are parsed in a worker thread."""
+
+
+async def off_loop(size: int, func: Callable[[], _T]) -> _T:
+    """``func()``, in a worker thread when ``size`` (bytes or items) makes it worth it."""
+    if size < OFF_LOOP_BYTES:
+        return func()
+    return await anyio.to_thread.run_sync(func)
+
+
+@dataclass
+class IngestCounters:
+    """What the ingest path did since the server started."""
+
+    requests: int = 0
+    events_accepted: int = 0
+    events_duplicate: int = 0
+    spans_written: int = 0
+    store_unavailable: int = 0
+
+
+def store_error(exc: Exception, retry_after: int) -> ApiError:
+    """The ``ApiError`` for a database error: 503 when retrying may help, else 400."""
+    if isinstance(exc, sa_exc.DataError):
+        return invalid_payload(f"body: a value cannot be stored ({exc.orig})")
+    return unavailable(f"store unavailable: {type(exc).__name__}; retry later", retry_after)
+
+
+class Ingestor:
+    """Writes batches of events for a tenant and publishes what they assembled."""
+
+    def __init__(self, store: Store, broadcaster: Broadcaster, retry_after: int) -> None:
+        self._store = store
+        self._broadcaster = broadcaster
+        self._retry_after = retry_after
+        self.counters = IngestCounters()
+
+    async def ingest(self, tenant: str, events: Sequence[WireEvent]) -> WriteResult:
+        """Store ``events`` all or nothing; return accepted and duplicate counts."""
+        now_us = int(time.time() * 1e6)
+        tail = self._broadcaster.has_subscribers(tenant)
+
+        def build() -> Batch:
+            try:
+                return assemble(tenant, events, now_us, tail=tail)
+            except ValueError as exc:
+                raise invalid_payload(f"body: an event cannot be stored ({exc})") from None
+
+        batch = await off_loop(len(events) * 256, build)
+        async with self._store_errors(tenant):
+            result = await self._store.telemetry.write(batch)
+        counters = self.counters
+        counters.requests += 1
+        counters.events_accepted += result.accepted
+        counters.events_duplicate += result.duplicates
+        counters.spans_written += len(batch.spans)
+        for message in batch.tail:
+            self._broadcaster.publish(tenant, "spans", message)
+        return result
+
+    async def put_content(self, tenant: str, storage_key: str, content: str) -> None:
+        """Store uploaded content (JSON text) under ``storage_key``; durable on return."""
+        async with self._store_errors(tenant):
+            await self._store.telemetry.put_content(
+                tenant, storage_key, content, int(time.time() * 1e6)
+            )
+
+    @asynccontextmanager
+    async def _store_errors(self, tenant: str) -> AsyncIterator[None]:
+        try:
+            yield
+        except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DataError) as exc:
+            self.counters.store_unavailable += 1
+            _log.warning("store error while ingesting for %s: %s", tenant, exc)
+            raise store_error(exc, self._retry_after) from None
+        except (sa_exc.TimeoutError, OSError, TimeoutError) as exc:
+            self.counters.store_unavailable += 1
+            _log.warning("store unreachable while ingesting for %s: %r", tenant, exc)
+            raise unavailable("store unavailable; retry later", self._retry_after) from None

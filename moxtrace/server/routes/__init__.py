@@ -1,0 +1,12 @@
+"""HTTP routes, one module per area; ``ROUTERS`` lists them in mounting order."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from moxtrace.server.routes import health, otlp, telemetry, traces
+
+__all__ = ["ROUTERS"]
+
+ROUTERS: tuple[APIRouter, ...] = (health.router, telemetry.router, otlp.router, traces.router)
+"""Every router of the server."""

@@ -1,0 +1,439 @@
+"""Reading traces: one trace as a span tree, and a filtered, paginated list of traces."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, exists, func, or_, select
+
+from moxtrace.server.assemble import iso
+from moxtrace.server.store import schema
+
+if TYPE_CHECKING:
+    from moxtrace.server.store import Store
+
+__all__ = ["TraceCursor", "TraceFilter", "TracePage", "TraceQueries"]
+
+_SPAN_EVENT_TYPES = ("span_start", "span_end", "span_error")
+
+
+@dataclass(frozen=True)
+class TraceCursor:
+    """Where a page ended: traces are listed newest first by (start, trace id)."""
+
+    start_us: int
+    trace_id: str
+
+
+@dataclass
+class TraceFilter:
+    """Filters of ``GET /traces``; every set field must match."""
+
+    since_us: int | None = None
+    until_us: int | None = None
+    prompt_id: str | None = None
+    task_id: str | None = None
+    status: str | None = None
+    service_name: str | None = None
+    metadata: list[tuple[str, str]] = field(default_factory=list)
+    limit: int = 50
+    cursor: TraceCursor | None = None
+
+
+@dataclass
+class TracePage:
+    """One page of traces, and the cursor of the next page (None at the end)."""
+
+    traces: list[dict[str, Any]]
+    next_cursor: TraceCursor | None
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+@dataclass
+class _StoredEvent:
+    span_id: str
+    event_type: str
+    sequence_number: int
+    event_id: str
+    ts_us: int
+    content_storage_key: str | None
+    body: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: Any) -> _StoredEvent:
+        body = json.loads(row.body)
+        return cls(
+            row.span_id,
+            row.event_type,
+            row.sequence_number,
+            row.event_id,
+            row.ts_us,
+            row.content_storage_key,
+            body if isinstance(body, dict) else {},
+        )
+
+    def meta(self) -> dict[str, Any]:
+        value = self.body.get("system_metadata")
+        return value if isinstance(value, dict) else {}
+
+
+class TraceQueries:
+    """Queries over spans, LLM calls, events and traces of one tenant."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def list_traces(self, tenant: str, filters: TraceFilter) -> TracePage:
+        """Traces matching ``filters``, newest first."""
+        t = schema.traces.c
+        s = schema.spans.c
+        llm = schema.llm_calls.c
+        same_trace = and_(s.tenant == t.tenant, s.trace_id == t.trace_id)
+        same_trace_llm = and_(llm.tenant == t.tenant, llm.trace_id == t.trace_id)
+
+        def span_count(*conditions: Any) -> Any:
+            return (
+                select(func.count())
+                .select_from(schema.spans)
+                .where(same_trace, *conditions)
+                .scalar_subquery()
+            )
+
+        def llm_sum(column: Any) -> Any:
+            return (
+                select(func.coalesce(func.sum(column), 0)).where(same_trace_llm).scalar_subquery()
+            )
+
+        query = select(
+            t.trace_id,
+            t.start_us,
+            t.end_us,
+            t.root_span_id,
+            t.root_name,
+            t.service_name,
+            span_count().label("span_count"),
+            span_count(s.status_code == "ERROR").label("error_count"),
+            select(func.count())
+            .select_from(schema.llm_calls)
+            .where(same_trace_llm)
+            .scalar_subquery()
+            .label("llm_call_count"),
+            llm_sum(llm.input_tokens).label("input_tokens"),
+            llm_sum(llm.output_tokens).label("output_tokens"),
+        ).where(t.tenant == tenant)
+        if filters.since_us is not None:
+            query = query.where(t.start_us >= filters.since_us)
+        if filters.until_us is not None:
+            query = query.where(t.start_us < filters.until_us)
+        if filters.service_name is not None:
+            query = query.where(t.service_name == filters.service_name)
+        if filters.prompt_id is not None:
+            query = query.where(exists().where(same_trace, s.prompt_id == filters.prompt_id))
+        if filters.task_id is not None:
+            query = query.where(exists().where(same_trace, s.task_id == filters.task_id))
+        if filters.status == "error":
+            query = query.where(exists().where(same_trace, s.status_code == "ERROR"))
+        elif filters.status == "ok":
+            query = query.where(~exists().where(same_trace, s.status_code == "ERROR"))
+        m = schema.span_metadata.c
+        for key, value in filters.metadata:
+            query = query.where(
+                exists().where(
+                    m.tenant == t.tenant, m.trace_id == t.trace_id, m.key == key, m.value == value
+                )
+            )
+        if filters.cursor is not None:
+            c = filters.cursor
+            query = query.where(
+                or_(
+                    t.start_us < c.start_us, and_(t.start_us == c.start_us, t.trace_id < c.trace_id)
+                )
+            )
+        query = query.order_by(t.start_us.desc(), t.trace_id.desc()).limit(filters.limit + 1)
+        async with self._store.read() as conn:
+            rows = (await conn.execute(query)).all()
+        more = len(rows) > filters.limit
+        rows = rows[: filters.limit]
+        items = [_trace_summary(row) for row in rows]
+        cursor = TraceCursor(rows[-1].start_us, rows[-1].trace_id) if more and rows else None
+        return TracePage(items, cursor)
+
+    async def get_trace(self, tenant: str, trace_id: str) -> dict[str, Any] | None:
+        """The trace as a span tree with LLM calls, log events and content; None if unknown."""
+        t, s, llm, ev, ct = (
+            schema.traces.c,
+            schema.spans.c,
+            schema.llm_calls.c,
+            schema.events.c,
+            schema.contents.c,
+        )
+        async with self._store.read() as conn, conn.begin():
+            trace = (
+                await conn.execute(
+                    select(schema.traces).where(t.tenant == tenant, t.trace_id == trace_id)
+                )
+            ).first()
+            if trace is None:
+                return None
+            spans = (
+                await conn.execute(
+                    select(schema.spans)
+                    .where(s.tenant == tenant, s.trace_id == trace_id)
+                    .order_by(func.coalesce(s.start_us, s.end_us), s.span_id)
+                )
+            ).all()
+            calls = (
+                await conn.execute(
+                    select(schema.llm_calls)
+                    .where(llm.tenant == tenant, llm.trace_id == trace_id)
+                    .order_by(llm.span_id, llm.sequence_number)
+                )
+            ).all()
+            events = (
+                await conn.execute(
+                    select(
+                        ev.span_id,
+                        ev.event_type,
+                        ev.sequence_number,
+                        ev.event_id,
+                        ev.ts_us,
+                        ev.content_storage_key,
+                        ev.body,
+                    )
+                    .where(ev.tenant == tenant, ev.trace_id == trace_id)
+                    .order_by(ev.span_id, ev.sequence_number, ev.event_type)
+                )
+            ).all()
+            stored = [_StoredEvent.of(row) for row in events]
+            keys = {e.content_storage_key for e in stored if e.content_storage_key}
+            uploaded: dict[str, Any] = {}
+            if keys:
+                for row in (
+                    await conn.execute(
+                        select(ct.storage_key, ct.content).where(
+                            ct.tenant == tenant, ct.storage_key.in_(sorted(keys))
+                        )
+                    )
+                ).all():
+                    uploaded[row.storage_key] = json.loads(row.content)
+        return _trace_view(trace, spans, calls, stored, uploaded)
+
+    async def get_content(self, tenant: str, storage_key: str) -> Any:
+        """Uploaded content under ``storage_key`` (``KeyError`` when there is none)."""
+        ct = schema.contents.c
+        async with self._store.read() as conn:
+            row = (
+                await conn.execute(
+                    select(ct.content).where(ct.tenant == tenant, ct.storage_key == storage_key)
+                )
+            ).first()
+        if row is None:
+            raise KeyError(storage_key)
+        return json.loads(row.content)
+
+
+def _trace_summary(row: Any) -> dict[str, Any]:
+    duration = (row.end_us - row.start_us) / 1000.0
+    return {
+        "trace_id": row.trace_id,
+        "start_time": iso(row.start_us),
+        "end_time": iso(row.end_us),
+        "duration_ms": duration,
+        "root_span_id": row.root_span_id,
+        "root_name": row.root_name,
+        "service_name": row.service_name,
+        "span_count": int(row.span_count),
+        "error_count": int(row.error_count),
+        "llm_call_count": int(row.llm_call_count),
+        "usage": {
+            "input_tokens": int(row.input_tokens),
+            "output_tokens": int(row.output_tokens),
+        },
+    }
+
+
+def _resolve(content: Any, key: str | None, uploaded: dict[str, Any]) -> tuple[Any, bool]:
+    """(content, pending): inline content, else what was uploaded under ``key``."""
+    if content is not None or not key:
+        return content, False
+    if key in uploaded:
+        return uploaded[key], False
+    return None, True
+
+
+def _llm_view(row: Any, event: _StoredEvent | None, uploaded: dict[str, Any]) -> dict[str, Any]:
+    content, pending = _resolve(
+        event.body.get("content") if event else None, row.content_storage_key, uploaded
+    )
+    return {
+        "sequence_number": row.sequence_number,
+        "timestamp": iso(row.ts_us),
+        "provider": row.provider,
+        "operation": row.operation,
+        "request_model": row.request_model,
+        "response_model": row.response_model,
+        "response_id": row.response_id,
+        "finish_reasons": _loads(row.finish_reasons),
+        "usage": {
+            "input_tokens": row.input_tokens,
+            "output_tokens": row.output_tokens,
+            "reasoning_tokens": row.reasoning_tokens,
+            "cache_read_input_tokens": row.cache_read_input_tokens,
+            "cache_creation_input_tokens": row.cache_creation_input_tokens,
+        },
+        "tool_call_count": row.tool_call_count,
+        "content": content,
+        "content_storage_key": row.content_storage_key,
+        "content_pending": pending,
+    }
+
+
+def _log_event_view(event: _StoredEvent, uploaded: dict[str, Any]) -> dict[str, Any]:
+    body = event.body
+    content, pending = _resolve(body.get("content"), event.content_storage_key, uploaded)
+    return {
+        "id": event.event_id,
+        "event_type": event.event_type,
+        "sequence_number": event.sequence_number,
+        "timestamp": iso(event.ts_us),
+        "system_metadata": event.meta(),
+        "user_metadata": body.get("user_metadata") or {},
+        "content": content,
+        "content_storage_key": event.content_storage_key,
+        "content_pending": pending,
+    }
+
+
+def _span_view(row: Any) -> dict[str, Any]:
+    duration = row.duration_ms
+    if duration is None and row.start_us is not None and row.end_us is not None:
+        duration = (row.end_us - row.start_us) / 1000.0
+    return {
+        "trace_id": row.trace_id,
+        "span_id": row.span_id,
+        "parent_span_id": row.parent_span_id,
+        "name": row.name,
+        "kind": row.kind,
+        "start_time": iso(row.start_us),
+        "end_time": iso(row.end_us),
+        "duration_ms": duration,
+        "status": {"code": row.status_code, "message": row.status_message},
+        "service_name": row.service_name,
+        "attributes": {},
+        "resource": {},
+        "scope": None,
+        "links": [],
+        "events": [],
+        "prompt_id": row.prompt_id,
+        "prompt_name": row.prompt_name,
+        "task_id": row.task_id,
+        "commit_id": row.commit_id,
+        "branch_id": row.branch_id,
+        "branch_name": row.branch_name,
+        "session_id": row.session_id,
+        "metadata": _loads(row.user_metadata) or {},
+        "llm_calls": [],
+        "log_events": [],
+        "children": [],
+        "depth": 0,
+    }
+
+
+def _tree_order(
+    views: dict[str, dict[str, Any]], order: Iterable[str]
+) -> tuple[list[str], list[str]]:
+    """(roots, every span id depth first); spans in a parent cycle become roots too."""
+    ordered = list(order)
+    for span_id in ordered:
+        parent = views[span_id]["parent_span_id"]
+        if parent is not None and parent in views and parent != span_id:
+            views[parent]["children"].append(span_id)
+    roots = [
+        sid
+        for sid in ordered
+        if views[sid]["parent_span_id"] is None or views[sid]["parent_span_id"] not in views
+    ]
+    seen: set[str] = set()
+    out: list[str] = []
+
+    def walk(start: str) -> None:
+        stack: list[tuple[str, int]] = [(start, 0)]
+        while stack:
+            span_id, depth = stack.pop()
+            if span_id in seen:
+                continue
+            seen.add(span_id)
+            views[span_id]["depth"] = depth
+            out.append(span_id)
+            stack.extend((child, depth + 1) for child in reversed(views[span_id]["children"]))
+
+    for root in roots:
+        walk(root)
+    for span_id in ordered:
+        if span_id not in seen:
+            roots.append(span_id)
+            walk(span_id)
+    return roots, out
+
+
+def _trace_view(
+    trace: Any,
+    spans: Sequence[Any],
+    calls: Sequence[Any],
+    stored: Sequence[_StoredEvent],
+    uploaded: dict[str, Any],
+) -> dict[str, Any]:
+    views = {row.span_id: _span_view(row) for row in spans}
+    orphans: list[dict[str, Any]] = []
+    llm_events: dict[tuple[str, int], _StoredEvent] = {}
+    for event in stored:
+        view = views.get(event.span_id)
+        if event.event_type == "llm_call":
+            llm_events[(event.span_id, event.sequence_number)] = event
+        elif event.event_type == "span_start":
+            if view is not None:
+                meta = event.meta()
+                view["attributes"] = meta.get("attributes") or {}
+                view["resource"] = meta.get("resource") or {}
+                view["scope"] = meta.get("scope")
+                view["links"] = meta.get("links") or []
+        elif event.event_type in ("span_end", "span_error"):
+            if view is not None:
+                view["events"] = event.meta().get("events") or []
+        elif view is None:
+            orphans.append({"span_id": event.span_id, **_log_event_view(event, uploaded)})
+        else:
+            view["log_events"].append(_log_event_view(event, uploaded))
+    for row in calls:
+        call = _llm_view(row, llm_events.get((row.span_id, row.sequence_number)), uploaded)
+        target = views.get(row.span_id)
+        if target is None:
+            orphans.append({"span_id": row.span_id, "event_type": "llm_call", **call})
+        else:
+            target["llm_calls"].append(call)
+    roots, order = _tree_order(views, (row.span_id for row in spans))
+    flat = [views[span_id] for span_id in order]
+    input_tokens = sum(c.input_tokens or 0 for c in calls)
+    output_tokens = sum(c.output_tokens or 0 for c in calls)
+    return {
+        "trace_id": trace.trace_id,
+        "start_time": iso(trace.start_us),
+        "end_time": iso(trace.end_us),
+        "duration_ms": (trace.end_us - trace.start_us) / 1000.0,
+        "root_span_id": trace.root_span_id,
+        "root_name": trace.root_name,
+        "service_name": trace.service_name,
+        "span_count": len(flat),
+        "error_count": sum(1 for v in flat if v["status"]["code"] == "ERROR"),
+        "llm_call_count": len(calls),
+        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+        "roots": roots,
+        "spans": flat,
+        "unattached_events": orphans,
+    }
