@@ -8,6 +8,7 @@ See docs/services.md.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
@@ -93,3 +94,77 @@ def postgres_service() -> Iterator[PostgresServer]:
 def postgres_url(postgres_service: PostgresServer) -> str:
     """postgresql+asyncpg://postgres@127.0.0.1:PORT/moxtrace"""
     return postgres_service.url
+
+
+# --- moxtrace serve (tests/support/server.py) ---------------------------------------------
+
+from tests.support.server import (  # noqa: E402
+    MoxtraceServer,
+    fresh_postgres_database,
+)
+
+ServerFactory = Callable[..., MoxtraceServer]
+
+
+@pytest.fixture
+def moxtrace_server_factory(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[ServerFactory]:
+    """Start ``moxtrace serve`` processes: ``factory(database="sqlite"|"postgres", **options)``.
+
+    Options are command-line flags (``max_body_bytes=2048``, ``rate_limit=5``); each server
+    gets its own data dir (and its own PostgreSQL database), a free port and a dev key.
+    Every server is stopped by pid when the test ends. ``server.kill()`` / ``.restart()``
+    for fault tests.
+    """
+    with contextlib.ExitStack() as stack:
+
+        def factory(database: str = "sqlite", **options: object) -> MoxtraceServer:
+            database_url = None
+            if database == "postgres":
+                base_url: str = request.getfixturevalue("postgres_url")
+                database_url = stack.enter_context(fresh_postgres_database(base_url))
+            elif database != "sqlite":
+                raise ValueError(f"database must be 'sqlite' or 'postgres', not {database!r}")
+            server = MoxtraceServer(
+                tmp_path_factory.mktemp("moxtrace-serve"),
+                database_url=database_url,
+                options=options,
+            )
+            stack.callback(server.stop)
+            return server.start()
+
+        yield factory
+
+
+@pytest.fixture
+def moxtrace_server(moxtrace_server_factory: ServerFactory) -> MoxtraceServer:
+    """A fresh ``moxtrace serve`` on SQLite (``.base_url``, ``.api_key``, ``.pid``, ...)."""
+    return moxtrace_server_factory("sqlite")
+
+
+@pytest.fixture
+def moxtrace_server_pg(moxtrace_server_factory: ServerFactory) -> MoxtraceServer:
+    """A fresh ``moxtrace serve`` on its own PostgreSQL database."""
+    return moxtrace_server_factory("postgres")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def shared_moxtrace_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[MoxtraceServer]:
+    """One server per test module and database (parametrized: sqlite, postgres).
+
+    Shared by the module's tests: give each test its own trace ids (or tenant).
+    """
+    with contextlib.ExitStack() as stack:
+        database_url = None
+        if request.param == "postgres":
+            database_url = stack.enter_context(
+                fresh_postgres_database(request.getfixturevalue("postgres_url"))
+            )
+        server = MoxtraceServer(
+            tmp_path_factory.mktemp(f"moxtrace-serve-{request.param}"), database_url=database_url
+        )
+        stack.callback(server.stop)
+        yield server.start()
