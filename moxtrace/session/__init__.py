@@ -17,7 +17,7 @@ from moxtrace.session.providers import parse_response, stream_accumulator
 from moxtrace.session.render import RenderableModel, SessionData, format_value
 from moxtrace.session.rendered import Media, RenderedMessage, RenderedPrompt
 from moxtrace.session.request import RequestSettings, ToolChoice
-from moxtrace.session.session import PromptSession, prompt_id_from_session_data
+from moxtrace.session.session import PromptSession
 from moxtrace.session.stream import StreamAccumulator
 
 __all__ = [
@@ -35,6 +35,5 @@ __all__ = [
     "ToolChoice",
     "format_value",
     "parse_response",
-    "prompt_id_from_session_data",
     "stream_accumulator",
 ]

@@ -28,26 +28,9 @@ from moxtrace.types.content import Author, MessageRole, Provider
 from moxtrace.types.prompt import Message, PromptTemplate
 from moxtrace.types.telemetry import LLMEvent, ParsedResponse
 
-__all__ = ["PromptSession", "prompt_id_from_session_data"]
+__all__ = ["PromptSession"]
 
 _GOOGLE = (Provider.GOOGLE_GEMINI, Provider.GOOGLE_VERTEX)
-
-
-def prompt_id_from_session_data(session_data: Any) -> str | None:
-    """The prompt id in a generated model's ``moxn_schema_metadata``, if it has one.
-
-    ``client.prompt_session_from_session_data`` uses it to know which prompt to fetch.
-
-    >>> class QueryInput:
-    ...     moxn_schema_metadata = {"prompt_id": "6f1c...", "schema_id": "..."}
-    >>> prompt_id_from_session_data(QueryInput())
-    '6f1c...'
-    """
-    meta = getattr(session_data, "moxn_schema_metadata", None)
-    if callable(meta):
-        meta = meta()
-    value = meta.get("prompt_id") if isinstance(meta, Mapping) else getattr(meta, "prompt_id", None)
-    return str(value) if value is not None else None
 
 
 class PromptSession:

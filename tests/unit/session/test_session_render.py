@@ -18,7 +18,6 @@ from moxtrace.session import (
     MissingVariableError,
     PromptRenderError,
     format_value,
-    prompt_id_from_session_data,
 )
 from moxtrace.types import (
     ImageContentFromSource,
@@ -236,11 +235,6 @@ def test_render_must_return_a_mapping() -> None:
 def test_session_data_of_another_type_is_refused() -> None:
     with pytest.raises(TypeError, match="pydantic model or a mapping"):
         PromptSession(prompt(message(MessageRole.USER, [Variable(name="q")])), ["q"]).render()  # type: ignore[arg-type]
-
-
-def test_the_prompt_id_comes_from_the_models_schema_metadata() -> None:
-    assert prompt_id_from_session_data(QueryInput(query="q", limit=1)) == "p-123"
-    assert prompt_id_from_session_data({"query": "q"}) is None
 
 
 def test_from_prompt_renders_at_once() -> None:
