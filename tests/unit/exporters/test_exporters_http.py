@@ -10,7 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from opentelemetry import context as otel_context
+from opentelemetry.instrumentation.utils import (
+    is_http_instrumentation_enabled,
+    is_instrumentation_enabled,
+)
 
 from moxtrace.exporters._batch import EventBatch, Outcome
 from moxtrace.exporters._errors import (
@@ -51,9 +54,9 @@ class Recorder:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         request.read()
         self.requests.append(request)
+        # What every OpenTelemetry HTTP instrumentation (httpx's included) checks first.
         self.suppressed.append(
-            bool(otel_context.get_value(otel_context._SUPPRESS_INSTRUMENTATION_KEY))
-            and bool(otel_context.get_value(otel_context._SUPPRESS_HTTP_INSTRUMENTATION_KEY))
+            not is_instrumentation_enabled() and not is_http_instrumentation_enabled()
         )
         return self.handler(request)
 
@@ -88,6 +91,16 @@ def test_batch_goes_in_one_gzipped_request_with_key_and_idempotency_key() -> Non
     assert request.headers["user-agent"].startswith("moxtrace/")
     assert body_of(request) == {"events": list(batch.events)}
     assert rec.suppressed == [True]
+
+
+def test_the_exporters_own_requests_are_not_traced_even_from_a_plain_thread() -> None:
+    rec = Recorder()
+    client = rec.client()
+    # Outside the batch processor's worker (which suppresses too): e.g. the replay thread.
+    assert is_http_instrumentation_enabled()
+    client.send(batch_of(1), FAR)
+    assert rec.suppressed == [True]
+    assert is_http_instrumentation_enabled()  # the caller's context is left as it was
 
 
 def test_uncompressed_when_told() -> None:
