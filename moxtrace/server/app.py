@@ -18,6 +18,7 @@ from fastapi.openapi.utils import get_openapi
 from moxtrace._version import __version__
 from moxtrace.server.envelope import install_error_handlers
 from moxtrace.server.payloads import LogEventsBody
+from moxtrace.server.registry import Registry
 from moxtrace.server.routes import ROUTERS
 from moxtrace.server.services import Services, ensure_dev_key
 from moxtrace.server.settings import ServerSettings
@@ -79,9 +80,11 @@ def create_app(
             await store.close()
             raise
         app.state.services = services
+        app.state.registry = Registry.start(store, settings.retry_after)
         try:
             yield
         finally:
+            await app.state.registry.close()
             await services.close()
 
     app = FastAPI(

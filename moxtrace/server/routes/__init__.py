@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from moxtrace.server.registry.routes import router as registry_router
 from moxtrace.server.routes import health, otlp, telemetry, traces
 
 __all__ = ["ROUTERS"]
 
-ROUTERS: tuple[APIRouter, ...] = (health.router, telemetry.router, otlp.router, traces.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    telemetry.router,
+    otlp.router,
+    traces.router,
+    registry_router,
+)
 """Every router of the server."""

@@ -44,7 +44,16 @@ async def _initial(conn: AsyncConnection) -> None:
     await conn.run_sync(lambda sync: schema.metadata.create_all(sync, tables=tables))
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "telemetry, traces and api keys", _initial),)
+async def _registry(conn: AsyncConnection) -> None:
+    from moxtrace.server.registry.tables import create_tables
+
+    await create_tables(conn)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "telemetry, traces and api keys", _initial),
+    Migration(2, "prompt registry", _registry),
+)
 """Every migration, in order."""
 
 
