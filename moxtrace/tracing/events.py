@@ -7,6 +7,7 @@ GenAI conventions' shapes and are left out when the content policy is ``NONE``.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -26,7 +27,66 @@ _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 def _dumps(value: Any) -> str:
     # orjson: content JSON is built on every LLM event, and the stdlib encoder costs
     # more than the rest of the event put together.
-    return orjson.dumps(value, default=str, option=_JSON_OPTIONS).decode()
+    try:
+        return orjson.dumps(value, default=str, option=_JSON_OPTIONS).decode()
+    except TypeError:  # what orjson cannot encode (integers over 64 bits, ...)
+        return json.dumps(value, default=str, separators=(",", ":"), ensure_ascii=False)
+
+
+_CUT = "…[truncated]"
+_MIN_KEPT = 64
+
+
+def _string_leaves(node: Any, out: list[tuple[Any, Any, int]]) -> None:
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in items:
+        if isinstance(value, str):
+            out.append((node, key, len(value)))
+        elif isinstance(value, dict | list):
+            _string_leaves(value, out)
+
+
+def fit_json(value: Any, max_length: int) -> tuple[str, bool]:
+    """``value`` as JSON of at most ``max_length`` (>= 32) characters, and whether it was cut.
+
+    Content is cut where it is long, not at the end of the document: the longest
+    strings are shortened first (marked ``…[truncated]``), so the result stays valid
+    JSON in the same shape, readable by every backend. Only if that is not enough are
+    trailing list items dropped, and as a last resort the JSON text itself becomes a
+    (valid) JSON string of its beginning.
+    """
+    if max_length < 32:
+        raise ValueError("fit_json needs max_length >= 32")
+    text = _dumps(value)
+    if len(text) <= max_length:
+        return text, False
+    data = json.loads(text)
+    for _ in range(64):
+        leaves: list[tuple[Any, Any, int]] = []
+        if isinstance(data, dict | list):
+            _string_leaves(data, leaves)
+        leaves = [leaf for leaf in leaves if leaf[2] > _MIN_KEPT + len(_CUT)]
+        if not leaves:
+            break
+        node, key, length = max(leaves, key=lambda leaf: leaf[2])
+        excess = len(text) - max_length
+        keep = max(_MIN_KEPT, length - excess - len(_CUT) - 8)
+        node[key] = node[key][:keep] + _CUT
+        text = _dumps(data)
+        if len(text) <= max_length:
+            return text, True
+    while isinstance(data, list) and len(data) > 1 and len(text) > max_length:
+        data.pop()
+        text = _dumps(data)
+    if len(text) <= max_length:
+        return text, True
+    keep = max_length
+    while keep > 0:
+        candidate = _dumps(text[:keep] + _CUT)
+        if len(candidate) <= max_length:
+            return candidate, True
+        keep -= max(len(candidate) - max_length, 1)
+    return _dumps(_CUT), True
 
 
 def output_messages(response: ParsedResponse) -> list[dict[str, Any]]:
@@ -109,10 +169,8 @@ def llm_event_attributes(
         ):
             if not value:
                 continue
-            text = _dumps(value)
-            if len(text) > max_length:
-                text = text[:max_length]
-                truncated = True
+            text, cut = fit_json(value, max_length)
+            truncated = truncated or cut
             attrs[name] = text
     if truncated:
         attrs[semconv.MOXN_TRUNCATED] = True

@@ -77,7 +77,7 @@ class CompletionConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     provider: Provider = Provider.ANTHROPIC
-    model: str = "claude-sonnet-4-20250514"
+    model: str = "claude-sonnet-4-6"
     max_tokens: int = 4096
     temperature: float | None = None
     top_p: float | None = None

@@ -56,7 +56,11 @@ class StopReason(str, Enum):
 
 
 class TokenUsage(BaseModel):
-    """Token counts of one call; ``None`` where the provider did not report a figure."""
+    """Token counts of one call; ``None`` where the provider did not report a figure.
+
+    ``input_tokens`` counts all input, cached or not (as the GenAI conventions ask);
+    ``cache_read_input_tokens`` and ``cache_creation_input_tokens`` are parts of it.
+    """
 
     model_config = ConfigDict(extra="ignore")
 

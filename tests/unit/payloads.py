@@ -15,7 +15,7 @@ ANTHROPIC_RESPONSE = {
     "stop_reason": "tool_use",
     "stop_sequence": None,
     "usage": {
-        "input_tokens": 120,
+        "input_tokens": 20,  # uncached; with the 100 read from cache: 120 in all
         "output_tokens": 40,
         "cache_read_input_tokens": 100,
         "cache_creation_input_tokens": 0,

@@ -209,17 +209,24 @@ def parse_response(response: Any) -> ParsedResponse:
     usage = data.get("usage") or {}
     details = usage.get("output_tokens_details") or {}
     raw_stop = data.get("stop_reason")
+    cache_read = as_int(pick(usage, "cache_read_input_tokens"))
+    cache_creation = as_int(pick(usage, "cache_creation_input_tokens"))
+    input_tokens = as_int(pick(usage, "input_tokens"))
+    if input_tokens is not None:
+        # Anthropic counts cached input apart; the GenAI conventions (and every other
+        # provider) count all input: uncached + read from cache + written to cache.
+        input_tokens += (cache_read or 0) + (cache_creation or 0)
     return ParsedResponse(
         provider=Provider.ANTHROPIC,
         model=data.get("model"),
         response_id=data.get("id"),
         content_blocks=blocks,
         usage=TokenUsage(
-            input_tokens=as_int(pick(usage, "input_tokens")),
+            input_tokens=input_tokens,
             output_tokens=as_int(pick(usage, "output_tokens")),
             reasoning_tokens=as_int(pick(details, "thinking_tokens")),
-            cache_read_input_tokens=as_int(pick(usage, "cache_read_input_tokens")),
-            cache_creation_input_tokens=as_int(pick(usage, "cache_creation_input_tokens")),
+            cache_read_input_tokens=cache_read,
+            cache_creation_input_tokens=cache_creation,
         ),
         stop_reason=STOP_REASONS.get(raw_stop) if raw_stop else None,
         raw_stop_reason=raw_stop,

@@ -25,7 +25,7 @@ ANTHROPIC_RESPONSE: dict[str, Any] = {
         {"type": "tool_use", "id": "tu_1", "name": "lookup", "input": {"order": "o1"}},
     ],
     "stop_reason": "tool_use",
-    "usage": {"input_tokens": 120, "output_tokens": 14, "cache_read_input_tokens": 100},
+    "usage": {"input_tokens": 20, "output_tokens": 14, "cache_read_input_tokens": 100},
 }
 
 

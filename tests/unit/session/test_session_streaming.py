@@ -101,7 +101,7 @@ def test_an_anthropic_stream_cut_short_gives_what_arrived() -> None:
     parsed = parse_response(events, Provider.ANTHROPIC)
     assert parsed.content_blocks[-1] == TextContent(text="Let me ")
     assert parsed.stop_reason is None
-    assert parsed.usage.input_tokens == 120
+    assert parsed.usage.input_tokens == 240  # all input, cached or not
 
 
 def test_a_chat_stream_without_usage_has_no_token_counts() -> None:

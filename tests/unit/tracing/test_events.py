@@ -6,6 +6,8 @@ import json
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
@@ -14,6 +16,7 @@ from moxtrace import MoxnClient, PromptSession, Provider, SyncMoxnClient
 from moxtrace.session.providers import parse_response
 from moxtrace.tracing import semconv
 from moxtrace.tracing.content import ContentCapture, resolve_content_capture
+from moxtrace.tracing.events import fit_json
 from tests.unit.payloads import ANTHROPIC_RESPONSE
 
 SessionFactory = Callable[..., PromptSession]
@@ -184,6 +187,28 @@ def test_oversized_content_is_truncated_and_marked(
     with client.span(session):
         client.log_telemetry_event_from_response(session, ANTHROPIC_RESPONSE, Provider.ANTHROPIC)
     attrs = exporter.get_finished_spans()[0].attributes or {}
-    assert len(str(attrs[semconv.GEN_AI_INPUT_MESSAGES])) == 200
+    text = str(attrs[semconv.GEN_AI_INPUT_MESSAGES])
+    assert len(text) <= 200
+    messages = json.loads(text)  # still valid JSON, in the same shape
+    content = messages[0]["parts"][0]["content"]
+    assert content.startswith("Question: qqq") and content.endswith("…[truncated]")
     assert attrs[semconv.MOXN_TRUNCATED] is True
     client.close()
+
+
+json_leaves = st.none() | st.booleans() | st.integers() | st.text(max_size=400)
+json_values = st.recursive(
+    json_leaves,
+    lambda children: (
+        st.lists(children, max_size=6) | st.dictionaries(st.text(max_size=8), children, max_size=6)
+    ),
+    max_leaves=30,
+)
+
+
+@given(json_values, st.integers(min_value=32, max_value=600))
+def test_fit_json_always_gives_valid_json_within_the_limit(value: object, limit: int) -> None:
+    text, cut = fit_json(value, limit)
+    assert len(text) <= limit
+    json.loads(text)
+    assert cut == (text != json.dumps(value, separators=(",", ":"), ensure_ascii=False))
