@@ -139,10 +139,28 @@ def _model_copier(cls: type[BaseModel]) -> Callable[[Any], Any]:
         "    clone = _new(cls)",
         "    state = model.__dict__.copy()",
     ]
+    item = (
+        "(x if x.__class__ in shared else (copiers.get(x.__class__) or copier_for(x.__class__))(x))"
+    )
     for name in mutable:
+        depth = _list_depth(cls.model_fields[name].annotation)
+        lines += [f"    value = state.get({name!r})"]
+        if depth == 1:  # list[T]: copied inline, no call per list
+            lines += [
+                "    if value.__class__ is list:",
+                f"        state[{name!r}] = [{item} for x in value]",
+                "    elif value.__class__ not in shared:",
+            ]
+        elif depth == 2:  # list[list[T]], e.g. a message's blocks
+            lines += [
+                "    if value.__class__ is list:",
+                f"        state[{name!r}] = [[{item} for x in row] if row.__class__ is list"
+                " else fresh_copy(row) for row in value]",
+                "    elif value.__class__ not in shared:",
+            ]
+        else:
+            lines += ["    if value.__class__ not in shared:"]
         lines += [
-            f"    value = state.get({name!r})",
-            "    if value.__class__ not in shared:",
             "        copier = copiers.get(value.__class__) or copier_for(value.__class__)",
             f"        state[{name!r}] = copier(value)",
         ]
@@ -163,10 +181,23 @@ def _model_copier(cls: type[BaseModel]) -> Callable[[Any], Any]:
         "copiers": _COPIERS,
         "copier_for": _copier_for,
         "copy_dict": _copy_dict,
+        "fresh_copy": fresh_copy,
     }
     exec("\n".join(lines), namespace)
     copier: Callable[[Any], Any] = namespace["copy_model"]
     return copier
+
+
+def _list_depth(tp: Any) -> int:
+    """2 for ``list[list[...]]``, 1 for ``list[...]``, else 0 (optional or not)."""
+    origin = typing.get_origin(tp)
+    if origin is Union or origin is types.UnionType:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _list_depth(args[0]) if len(args) == 1 else 0
+    if origin is list:
+        (inner,) = typing.get_args(tp) or (Any,)
+        return 2 if typing.get_origin(inner) is list else 1
+    return 0
 
 
 def _only_immutable_fields(cls: type[BaseModel]) -> bool:

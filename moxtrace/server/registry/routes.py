@@ -182,8 +182,16 @@ async def get_prompt(
     _selector(branch_name, commit_id)
     prompt_id = _uuid("prompt", prompt_id)
     async with registry.store.read() as conn:
-        task_id = await registry.store.task_of(conn, tenant, prompt_id, "prompt")
-        state, version, _ = await _state_at(registry, conn, tenant, task_id, branch_name, commit_id)
+        if branch_name is not None:  # the hot path: one query
+            task_id, branch, text = await registry.store.anchor_on_branch(
+                conn, tenant, prompt_id, "prompt", branch_name
+            )
+            state, version = TaskState.model_validate_json(text), branch.version_stamp
+        else:
+            task_id = await registry.store.task_of(conn, tenant, prompt_id, "prompt")
+            state, version, _ = await _state_at(
+                registry, conn, tenant, task_id, branch_name, commit_id
+            )
     return success(read_prompt(state, prompt_id, task_id, version))
 
 

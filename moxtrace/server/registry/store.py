@@ -375,6 +375,34 @@ class RegistryStore:
             raise not_found(f"no {kind} {anchor_id}")
         return str(task_id)
 
+    async def anchor_on_branch(
+        self, conn: AsyncConnection, tenant: str, anchor_id: str, kind: str, branch_name: str
+    ) -> tuple[str, BranchRow, str]:
+        """The task of an anchor id and that task's branch (with its state), in one query.
+
+        404 when the tenant has no such thing, or its task no such branch.
+        """
+        a, b = tables.anchors, tables.branches
+        row = (
+            await conn.execute(
+                select(a.c.task_id, b)
+                .select_from(a)
+                .outerjoin(
+                    b,
+                    (b.c.tenant == a.c.tenant)
+                    & (b.c.task_id == a.c.task_id)
+                    & (b.c.name == branch_name),
+                )
+                .where(a.c.tenant == tenant, a.c.id == anchor_id, a.c.kind == kind)
+            )
+        ).first()
+        if row is None:
+            raise not_found(f"no {kind} {anchor_id}")
+        task_id = str(row._mapping["task_id"])
+        if row._mapping["id"] is None:
+            raise not_found(f"task {task_id} has no branch {branch_name!r}")
+        return task_id, _branch(row), row._mapping["state"]
+
     async def require_task(self, conn: AsyncConnection, tenant: str, task_id: str) -> None:
         """404 unless the tenant has the task."""
         t = tables.tasks
