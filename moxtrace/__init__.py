@@ -7,6 +7,19 @@ from __future__ import annotations
 
 from moxtrace._version import __version__
 from moxtrace.client import MoxnClient
+from moxtrace.codegen import DatamodelCodegenResponse, RenderableModel
+from moxtrace.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    ConflictError,
+    MoxnConnectionError,
+    MoxnError,
+    MoxnTimeoutError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    ValidationError,
+)
 from moxtrace.session import PromptSession
 from moxtrace.settings import Settings
 from moxtrace.sync import SyncMoxnClient
@@ -18,7 +31,9 @@ from moxtrace.tracing import (
     bind_context,
 )
 from moxtrace.types import (
+    BranchHeadResponse,
     LLMEvent,
+    MessageData,
     MessageRole,
     MoxnTraceCarrier,
     ParsedResponse,
@@ -30,23 +45,37 @@ from moxtrace.types import (
 )
 
 __all__ = [
+    "AuthenticationError",
+    "AuthorizationError",
+    "BranchHeadResponse",
+    "ConflictError",
     "ContentCapture",
     "ContextThreadPoolExecutor",
+    "DatamodelCodegenResponse",
     "FlushResult",
     "LLMEvent",
+    "MessageData",
     "MessageRole",
     "MoxnClient",
+    "MoxnConnectionError",
+    "MoxnError",
     "MoxnPropagator",
+    "MoxnTimeoutError",
     "MoxnTraceCarrier",
+    "NotFoundError",
     "ParsedResponse",
     "PromptSession",
     "PromptTemplate",
     "Provider",
+    "RateLimitError",
+    "RenderableModel",
+    "ServerError",
     "Settings",
     "SpanContext",
     "SyncMoxnClient",
     "Task",
     "TraceContext",
+    "ValidationError",
     "__version__",
     "bind_context",
 ]
