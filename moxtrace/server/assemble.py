@@ -1,12 +1,11 @@
 """From validated ingest events to table rows (no I/O).
 
-``assemble`` turns one batch of events (each a validated ``TelemetryLogRequest`` and the
-JSON object it came from) into the rows the store writes in one transaction: the raw
-events, and the rows assembled from them: spans (``span_start`` + ``span_end`` /
-``span_error``), LLM calls, traces, metadata pairs, and (when someone listens) the
-live-tail summaries. Repeats inside the batch are dropped here; repeats of stored events
-are dropped by the database. Every assembled row is an idempotent upsert, so assembling
-a repeated event again changes nothing.
+``event_rows`` turns one batch of events (each a validated ``TelemetryLogRequest`` and
+the JSON object it came from) into ``events`` rows, dropping repeats inside the batch
+(repeats of stored events are dropped by the database). ``derive`` assembles the rest
+from the same events: spans (``span_start`` + ``span_end`` / ``span_error``), LLM calls,
+traces, metadata pairs, and (when someone listens) the live-tail summaries. Every derived
+row is an idempotent upsert, so deriving a repeated event again changes nothing.
 
 Rows are tuples in the order of the ``*_COLUMNS`` constants: the store hands them to the
 driver as they are.
@@ -15,6 +14,7 @@ driver as they are.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -31,13 +31,16 @@ __all__ = [
     "SPAN_COLUMNS",
     "SPAN_FILL_COLUMNS",
     "TRACE_COLUMNS",
-    "Batch",
+    "Derived",
     "EventKey",
+    "EventRows",
     "WireEvent",
-    "assemble",
+    "derive",
     "dumps",
+    "event_rows",
     "from_us",
     "iso",
+    "restore_event",
     "stored_body",
     "to_us",
 ]
@@ -126,6 +129,7 @@ _LLM = TelemetryEventType.LLM_CALL
 _MAX_META_KEY = 128
 _MAX_META_VALUE = 256
 _OPTIONS = orjson.OPT_NON_STR_KEYS
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _COLUMN_FIELDS = frozenset(
     {
         "id",
@@ -221,13 +225,25 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 
 @dataclass
-class Batch:
-    """The rows of one batch, ready for the store."""
+class EventRows:
+    """The ``events`` rows of one batch (sorted by key), with the models they came from.
+
+    A row's ``body`` is still a dict: the store encodes it (on SQLite together with the
+    whole batch, in one pass).
+    """
 
     tenant: str
-    events: list[tuple[Any, ...]] = field(default_factory=list)
+    received_us: int
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    events: list[TelemetryLogRequest] = field(default_factory=list)
     repeats: int = 0
     """Events dropped because they appeared twice in the batch."""
+
+
+@dataclass
+class Derived:
+    """The rows assembled from a batch's events, ready for the store."""
+
     spans: list[tuple[Any, ...]] = field(default_factory=list)
     llm_calls: list[tuple[Any, ...]] = field(default_factory=list)
     traces: list[tuple[Any, ...]] = field(default_factory=list)
@@ -407,20 +423,15 @@ def _widen(times: dict[str, list[int]], trace_id: str, moment: int) -> None:
         known[1] = moment
 
 
-def assemble(
-    tenant: str,
-    batch: Sequence[WireEvent],
-    received_us: int,
-    *,
-    tail: bool = False,
-) -> Batch:
-    """The rows of ``batch``, sorted by key (so concurrent writers lock in the same order).
+def event_rows(tenant: str, batch: Sequence[WireEvent], received_us: int) -> EventRows:
+    """The ``events`` rows of ``batch``, sorted by key (concurrent writers lock in one order).
 
     ``ValueError`` if an event cannot be stored as JSON (the caller answers 400).
     """
-    out = Batch(tenant)
-    seen: dict[EventKey, tuple[TelemetryLogRequest, Mapping[str, Any]]] = {}
-    for event, raw in batch:
+    out = EventRows(tenant, received_us)
+    seen: dict[EventKey, WireEvent] = {}
+    for item in batch:
+        event = item[0]
         key: EventKey = (
             event.trace_id,
             event.span_id,
@@ -430,30 +441,72 @@ def assemble(
         if key in seen:
             out.repeats += 1
         else:
-            seen[key] = (event, raw)
-
-    spans: dict[tuple[str, str], _Span] = {}
-    times: dict[str, list[int]] = {}
-    events_rows = out.events
+            seen[key] = item
+    rows, events = out.rows, out.events
     for key in sorted(seen):
         event, raw = seen[key]
-        ts_us = to_us(event.timestamp)
-        events_rows.append(
+        raw_id = raw.get("id")
+        # The id as sent when it is already canonical (str(UUID) costs more than the check).
+        canonical = type(raw_id) is str and _CANONICAL_UUID.fullmatch(raw_id) is not None
+        rows.append(
             (
                 tenant,
                 key[0],
                 key[1],
                 key[2],
                 key[3],
-                str(event.id),
-                ts_us,
+                raw_id if canonical else str(event.id),
+                to_us(event.timestamp),
                 event.parent_span_id,
                 event.content_storage_key,
-                dumps(stored_body(raw)),
+                stored_body(raw),
                 received_us,
             )
         )
-        span_key = (key[0], key[1])
+        events.append(event)
+    return out
+
+
+def restore_event(
+    *,
+    event_id: str,
+    trace_id: str,
+    span_id: str,
+    event_type: str,
+    sequence_number: int,
+    ts_us: int,
+    parent_span_id: str | None,
+    content_storage_key: str | None,
+    body: Mapping[str, Any],
+) -> dict[str, Any]:
+    """An event as sent, put back together from its ``events`` row (``stored_body``'s inverse)."""
+    return {
+        **body,
+        "id": event_id,
+        "timestamp": iso(ts_us),
+        "event_type": event_type,
+        "sequence_number": sequence_number,
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "parent_span_id": parent_span_id,
+        "content_storage_key": content_storage_key,
+    }
+
+
+def derive(
+    tenant: str,
+    events: Sequence[TelemetryLogRequest],
+    received_us: int,
+    *,
+    tail: bool = False,
+) -> Derived:
+    """The spans, LLM calls, traces and metadata rows of ``events`` (in key order)."""
+    out = Derived()
+    spans: dict[tuple[str, str], _Span] = {}
+    times: dict[str, list[int]] = {}
+    for event in events:
+        trace_id = event.trace_id
+        span_key = (trace_id, event.span_id)
         span = spans.get(span_key)
         if span is None:
             span = spans[span_key] = _Span()
@@ -464,12 +517,13 @@ def assemble(
             if span.end is None or kind is _ERROR:
                 span.end = event
         elif kind is _LLM:
+            ts_us = to_us(event.timestamp)
             span.llm = event
             out.llm_calls.append(_llm_row(tenant, event, ts_us))
-            _widen(times, key[0], ts_us)
+            _widen(times, trace_id, ts_us)
         else:
             span.other.append(kind.value)
-            _widen(times, key[0], ts_us)
+            _widen(times, trace_id, to_us(event.timestamp))
 
     summaries: dict[str, list[dict[str, Any]]] = {}
     roots: dict[str, tuple[Any, ...]] = {}

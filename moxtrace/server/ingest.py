@@ -1,43 +1,34 @@
-"""The ingest path shared by every route: events in, committed, announced to the live tail.
+"""The ingest path shared by every route: events in, committed, handed to the indexer.
 
-Routes parse their own wire format into ``TelemetryLogRequest`` models and hand them to
-``Ingestor.ingest``. It returns only after the store committed the batch (acknowledgement
-means durable); database trouble becomes 503 + ``Retry-After`` (nothing was stored, the
-client retries), never a 500. CPU-heavy steps of large batches run in a worker thread so
-the event loop keeps answering health checks and small requests.
+Routes parse their own wire format into validated events and hand them to
+``Ingestor.ingest``. It returns only after the store committed the batch's events
+(acknowledgement means durable); the spans, LLM calls and traces derived from them are
+written by the indexer right after (``moxtrace.server.indexer``). Database trouble becomes
+503 + ``Retry-After`` (nothing was stored, the client retries), never a 500. CPU-heavy
+steps of large batches run in a worker thread so the event loop keeps answering health
+checks and small requests.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TypeVar
 
-import anyio.to_thread
 from sqlalchemy import exc as sa_exc
 
-from moxtrace.server.assemble import Batch, WireEvent, assemble
-from moxtrace.server.broadcast import Broadcaster
+from moxtrace.server.assemble import EventRows, WireEvent, event_rows
 from moxtrace.server.errors import ApiError, invalid_payload, unavailable
-from moxtrace.server.store import Store, WriteResult
+from moxtrace.server.indexer import Indexer
+from moxtrace.server.offload import off_loop
+from moxtrace.server.store import Store
+from moxtrace.server.store.telemetry import EventsWritten
 
-__all__ = ["IngestCounters", "Ingestor", "off_loop"]
+__all__ = ["IngestCounters", "Ingestor", "store_error"]
 
 _log = logging.getLogger("moxtrace.server")
-_T = TypeVar("_T")
-
-OFF_LOOP_BYTES = 64 * 1024
-"""Bodies larger than this are parsed in a worker thread."""
-
-
-async def off_loop(size: int, func: Callable[[], _T]) -> _T:
-    """``func()``, in a worker thread when ``size`` (bytes or items) makes it worth it."""
-    if size < OFF_LOOP_BYTES:
-        return func()
-    return await anyio.to_thread.run_sync(func)
 
 
 @dataclass
@@ -47,7 +38,6 @@ class IngestCounters:
     requests: int = 0
     events_accepted: int = 0
     events_duplicate: int = 0
-    spans_written: int = 0
     store_unavailable: int = 0
 
 
@@ -61,33 +51,31 @@ def store_error(exc: Exception, retry_after: int) -> ApiError:
 class Ingestor:
     """Writes batches of events for a tenant and publishes what they assembled."""
 
-    def __init__(self, store: Store, broadcaster: Broadcaster, retry_after: int) -> None:
+    def __init__(self, store: Store, indexer: Indexer, retry_after: int) -> None:
         self._store = store
-        self._broadcaster = broadcaster
+        self._indexer = indexer
         self._retry_after = retry_after
         self.counters = IngestCounters()
 
-    async def ingest(self, tenant: str, events: Sequence[WireEvent]) -> WriteResult:
-        """Store ``events`` all or nothing; return accepted and duplicate counts."""
+    async def ingest(self, tenant: str, events: Sequence[WireEvent]) -> EventsWritten:
+        """Store ``events`` all or nothing; durable when this returns (then indexed)."""
         now_us = int(time.time() * 1e6)
-        tail = self._broadcaster.has_subscribers(tenant)
 
-        def build() -> Batch:
+        def build() -> EventRows:
             try:
-                return assemble(tenant, events, now_us, tail=tail)
+                return event_rows(tenant, events, now_us)
             except ValueError as exc:
                 raise invalid_payload(f"body: an event cannot be stored ({exc})") from None
 
-        batch = await off_loop(len(events) * 256, build)
+        rows = await off_loop(len(events) * 256, build)
         async with self._store_errors(tenant):
-            result = await self._store.telemetry.write(batch)
+            result = await self._store.telemetry.write_events(rows)
         counters = self.counters
         counters.requests += 1
         counters.events_accepted += result.accepted
         counters.events_duplicate += result.duplicates
-        counters.spans_written += len(batch.spans)
-        for message in batch.tail:
-            self._broadcaster.publish(tenant, "spans", message)
+        if result.pending_id is not None:
+            await self._indexer.submit(tenant, rows.events, now_us, result.pending_id)
         return result
 
     async def put_content(self, tenant: str, storage_key: str, content: str) -> None:

@@ -19,6 +19,7 @@ from moxtrace.server.auth import Authenticator
 from moxtrace.server.broadcast import Broadcaster
 from moxtrace.server.errors import rate_limited
 from moxtrace.server.gate import IngestGate
+from moxtrace.server.indexer import Indexer
 from moxtrace.server.ingest import Ingestor
 from moxtrace.server.ratelimit import TenantRateLimiter
 from moxtrace.server.settings import ServerSettings
@@ -43,6 +44,7 @@ class Services:
     gate: IngestGate
     broadcaster: Broadcaster
     signer: UrlSigner
+    indexer: Indexer
     ingestor: Ingestor
     started_at: float
 
@@ -50,6 +52,8 @@ class Services:
     async def start(cls, settings: ServerSettings, store: Store) -> Services:
         """Wire everything around an open store."""
         broadcaster = Broadcaster(settings.tail_queue_size, settings.max_subscribers)
+        indexer = Indexer(store, broadcaster)
+        indexer.start()
         return cls(
             settings=settings,
             store=store,
@@ -63,7 +67,8 @@ class Services:
             ),
             broadcaster=broadcaster,
             signer=UrlSigner(await store.signing_key(), settings.signed_url_ttl),
-            ingestor=Ingestor(store, broadcaster, settings.retry_after),
+            indexer=indexer,
+            ingestor=Ingestor(store, indexer, settings.retry_after),
             started_at=time.time(),
         )
 
@@ -73,10 +78,20 @@ class Services:
         if wait:
             raise rate_limited(wait)
 
+    async def settled(self) -> None:
+        """Wait (at most ``query_wait`` s) until what was acknowledged is indexed.
+
+        Queries call it first, so a client reads what it wrote.
+        """
+        await self.indexer.caught_up(self.settings.query_wait)
+
     async def close(self) -> None:
-        """End live tails and close the store."""
+        """End live tails, index what is queued, close the store."""
         self.broadcaster.close()
-        await self.store.close()
+        try:
+            await self.indexer.close()
+        finally:
+            await self.store.close()
 
 
 def services_of(request: Request) -> Services:

@@ -57,6 +57,9 @@ class ServerSettings(BaseSettings):
     retry_after: int = Field(default=1, ge=1)
     """``Retry-After`` seconds sent with 503 (overload, store unavailable)."""
 
+    query_wait: float = Field(default=10.0, ge=0)
+    """Seconds a query waits for acknowledged batches to be indexed (read your writes)."""
+
     signed_url_ttl: int = Field(default=900, ge=1)
     """Seconds a content upload URL stays valid."""
     public_url: str | None = None

@@ -23,7 +23,8 @@ LLM = {
     "response_model": "claude-sonnet-4-20250514",
     "response_id": "msg_01",
     "finish_reasons": ["stop"],
-    "usage": {"input_tokens": 20, "output_tokens": 14, "cache_read_input_tokens": 100},
+    # GenAI conventions: input_tokens includes the cached input (cache_read_input_tokens).
+    "usage": {"input_tokens": 120, "output_tokens": 14, "cache_read_input_tokens": 100},
     "tool_call_count": 0,
 }
 CONTENT = {

@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from moxtrace.server.body import read_body
 from moxtrace.server.errors import ApiError
-from moxtrace.server.ingest import off_loop
+from moxtrace.server.offload import off_loop
 from moxtrace.server.otlp import decode_json, decode_protobuf, export_response, request_to_events
 from moxtrace.server.services import services_of
 

@@ -19,7 +19,7 @@ from moxtrace.server.assemble import dumps
 from moxtrace.server.body import read_body
 from moxtrace.server.envelope import success
 from moxtrace.server.errors import forbidden, invalid_payload, not_found
-from moxtrace.server.ingest import off_loop
+from moxtrace.server.offload import off_loop
 from moxtrace.server.payloads import LogEventsBody, parse_event, parse_events
 from moxtrace.server.services import services_of
 from moxtrace.server.signing import default_storage_key, valid_storage_key

@@ -72,7 +72,9 @@ def decode_cursor(value: str) -> TraceCursor:
 
 async def _tenant(request: Request) -> tuple[Services, str]:
     services = services_of(request)
-    return services, await services.auth.authenticate(request)
+    tenant = await services.auth.authenticate(request)
+    await services.settled()
+    return services, tenant
 
 
 @router.get("/traces", summary="List traces, newest first, with filters and a cursor")
@@ -130,7 +132,8 @@ async def list_traces(
 @router.get("/traces/stream", summary="Live tail: server-sent events of newly stored spans")
 async def stream(request: Request) -> Response:
     """``event: spans`` per trace and batch stored; ``event: ready`` once subscribed."""
-    services, tenant = await _tenant(request)
+    services = services_of(request)
+    tenant = await services.auth.authenticate(request)
     broadcaster = services.broadcaster
     settings = services.settings
     if broadcaster.subscriber_count >= settings.max_subscribers:

@@ -25,10 +25,18 @@ from moxtrace.server.store.dialect import insert_for
 from moxtrace.server.store.engine import create_engine, describe_url
 from moxtrace.server.store.keys import KeyStore
 from moxtrace.server.store.migrations import migrate
-from moxtrace.server.store.telemetry import TelemetryStore, WriteResult
+from moxtrace.server.store.telemetry import EventsWritten, PendingBatch, TelemetryStore
 from moxtrace.server.store.traces import TraceFilter, TraceQueries
 
-__all__ = ["KeyStore", "Store", "TelemetryStore", "TraceFilter", "TraceQueries", "WriteResult"]
+__all__ = [
+    "EventsWritten",
+    "KeyStore",
+    "PendingBatch",
+    "Store",
+    "TelemetryStore",
+    "TraceFilter",
+    "TraceQueries",
+]
 
 _SIGNING_KEY = "url_signing_key"
 

@@ -3,9 +3,10 @@
 Ingest writes go to the driver as plain SQL with tuples of values (``executemany``), not
 through SQLAlchemy's per-row parameter processing, which would cost more than the
 database's own work. The statements are generated from the ``Table`` definitions, so
-column names have one source. SQLite and PostgreSQL share the ``ON CONFLICT`` syntax; they
-differ in placeholders (``?`` / ``$1``), and PostgreSQL inserts a batch of events in one
-statement (``unnest`` of one array per column) so that ``RETURNING`` counts the new ones.
+column names have one source. SQLite and PostgreSQL share the ``ON CONFLICT`` syntax. On
+SQLite a batch of rows is one statement over a JSON array (``json_each``); on PostgreSQL
+rows go through ``executemany`` (asyncpg pipelines them), and a batch of events is one
+statement over one array per column (``unnest``) so that ``RETURNING`` names the new ones.
 """
 
 from __future__ import annotations
@@ -67,10 +68,12 @@ class SqlBuilder:
         sets = ", ".join(f"{_quote(c)} = {expr}" for c, expr in update.items())
         return sql + f"UPDATE SET {sets}"
 
-    def insert_arrays(self, table: Table, columns: Sequence[str], conflict: Sequence[str]) -> str:
+    def insert_arrays(
+        self, table: Table, columns: Sequence[str], conflict: Sequence[str], returning: str
+    ) -> str:
         """PostgreSQL: all rows in one statement, one array parameter per column.
 
-        New rows are returned (``RETURNING 1``), repeats skipped.
+        ``returning`` (a column) of each new row is returned; repeats are skipped.
         """
         names = ", ".join(_quote(c) for c in columns)
         arrays = ", ".join(
@@ -80,8 +83,47 @@ class SqlBuilder:
         target = ", ".join(_quote(c) for c in conflict)
         return (
             f"INSERT INTO {_quote(table.name)} ({names}) SELECT * FROM unnest({arrays})"
-            f" ON CONFLICT ({target}) DO NOTHING RETURNING 1"
+            f" ON CONFLICT ({target}) DO NOTHING RETURNING {_quote(returning)}"
         )
+
+    def insert_json(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        conflict: Sequence[str],
+        update: Mapping[str, str] | None = None,
+    ) -> str:
+        """SQLite: all rows in one statement, from one JSON array of row arrays (``?``).
+
+        One ``sqlite3_step`` for the whole batch: no per-row parameter binding in Python, and
+        the GIL is released once, not per row (a thread that releases it per row starves
+        while another thread parses the next batch).
+        """
+        names = ", ".join(_quote(c) for c in columns)
+        values = ", ".join(f"value ->> {i}" for i in range(len(columns)))
+        target = ", ".join(_quote(c) for c in conflict)
+        # "WHERE true": SQLite's rule for an upsert on INSERT ... SELECT (parsing ambiguity).
+        sql = (
+            f"INSERT INTO {_quote(table.name)} ({names}) SELECT {values} FROM json_each(?)"
+            f" WHERE true ON CONFLICT ({target}) DO "
+        )
+        if not update:
+            return sql + "NOTHING"
+        sets = ", ".join(f"{_quote(c)} = {expr}" for c, expr in update.items())
+        return sql + f"UPDATE SET {sets}"
+
+    def insert_rows(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        conflict: Sequence[str],
+        update: Mapping[str, str] | None = None,
+    ) -> str:
+        """The statement to write many rows at once: ``insert_json`` on SQLite, else the
+        one-row ``insert`` for ``executemany``."""
+        if self.postgresql:
+            return self.insert(table, columns, conflict, update)
+        return self.insert_json(table, columns, conflict, update)
 
     @staticmethod
     def coalesce_new(table: Table, column: str) -> str:

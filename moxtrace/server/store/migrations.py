@@ -50,9 +50,15 @@ async def _registry(conn: AsyncConnection) -> None:
     await create_tables(conn)
 
 
+async def _pending_batches(conn: AsyncConnection) -> None:
+    tables = [schema.pending_batches]
+    await conn.run_sync(lambda sync: schema.metadata.create_all(sync, tables=tables))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "telemetry, traces and api keys", _initial),
     Migration(2, "prompt registry", _registry),
+    Migration(3, "pending batches of the indexer", _pending_batches),
 )
 """Every migration, in order."""
 

@@ -14,6 +14,8 @@ once by the ingest path. Every table is keyed by ``tenant`` first.
 ``llm_calls``      one row per ``llm_call`` event: provider, model, tokens
 ``traces``         one row per trace: time range and root span, for listing
 ``span_metadata``  ``user_metadata`` key/value pairs, for ``metadata.<key>=<value>`` filters
+``pending_batches`` batches whose events are stored but whose spans, LLM calls, traces and
+                   metadata are not yet: the indexer's to-do list, replayed after a crash
 ``contents``       content uploaded through signed URLs
 ``api_keys``       hashed API keys
 ``server_state``   server-wide values (the URL signing key)
@@ -42,6 +44,7 @@ __all__ = [
     "events",
     "llm_calls",
     "metadata",
+    "pending_batches",
     "schema_migrations",
     "server_state",
     "span_metadata",
@@ -185,6 +188,16 @@ span_metadata = Table(
     Column("value", String(256), nullable=False),
     PrimaryKeyConstraint("tenant", "trace_id", "span_id", "key", name="pk_span_metadata"),
     Index("ix_span_metadata_kv", "tenant", "key", "value"),
+)
+
+pending_batches = Table(
+    "pending_batches",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("tenant", String(64), nullable=False),
+    Column("first_event_id", BigInteger, nullable=False),
+    Column("last_event_id", BigInteger, nullable=False),
+    Column("created_us", BigInteger, nullable=False),
 )
 
 contents = Table(

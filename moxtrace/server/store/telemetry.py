@@ -1,11 +1,24 @@
-"""Writing telemetry: the rows of one batch in one transaction, and uploaded content."""
+"""Writing telemetry: a batch's events (acknowledged once committed), then what is derived
+from them (by the indexer), and content uploaded through signed URLs.
+
+``write_events`` stores the events of a batch and a ``pending_batches`` row naming them, in
+one transaction: once it returns, the batch is durable and the client gets its 2xx.
+``write_derived`` stores the spans, LLM calls, traces and metadata assembled from those
+events and deletes the pending row, in one transaction. A crash in between leaves the
+pending row; ``pending_batches`` and ``pending_events`` let the indexer finish the job
+after a restart.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+import orjson
+from pydantic import ValidationError
+from sqlalchemy import delete, func, insert, select
 
 from moxtrace.server.assemble import (
     EVENT_COLUMNS,
@@ -14,40 +27,67 @@ from moxtrace.server.assemble import (
     SPAN_COLUMNS,
     SPAN_FILL_COLUMNS,
     TRACE_COLUMNS,
-    Batch,
+    Derived,
+    EventRows,
+    dumps,
+    restore_event,
 )
 from moxtrace.server.store import schema
 from moxtrace.server.store.dialect import SqlBuilder, insert_for
+from moxtrace.types.telemetry import TelemetryLogRequest
 
 if TYPE_CHECKING:
     from moxtrace.server.store import Store
 
-__all__ = ["TelemetryStore", "WriteResult"]
+__all__ = ["EventsWritten", "PendingBatch", "TelemetryStore"]
 
+_log = logging.getLogger("moxtrace.server")
 _EVENT_KEY = ("tenant", "trace_id", "span_id", "event_type", "sequence_number")
+_BODY = EVENT_COLUMNS.index("body")
+
+
+def _json_rows(rows: list[tuple[Any, ...]]) -> str:
+    # A JSON object inside a row (an event's body) comes out of ``value ->> i`` as its JSON
+    # text: SQLite encodes it, outside the GIL.
+    return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 @dataclass
-class WriteResult:
-    """What a committed batch did: events stored, and repeats skipped."""
+class EventsWritten:
+    """What ``write_events`` committed: new events, repeats skipped, the pending row."""
 
     accepted: int
     duplicates: int
+    pending_id: int | None = None
+    """The ``pending_batches`` row to hand to ``write_derived`` (None: nothing new)."""
+
+
+@dataclass(frozen=True)
+class PendingBatch:
+    """A batch whose derived rows are not stored yet."""
+
+    id: int
+    tenant: str
+    first_event_id: int
+    last_event_id: int
+    created_us: int
 
 
 class TelemetryStore:
-    """Events in; spans, LLM calls, traces and metadata assembled from them."""
+    """Events in; spans, LLM calls, traces and metadata derived from them."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
         sql = SqlBuilder(store.engine.dialect)
         self._postgresql = sql.postgresql
         if sql.postgresql:
-            self._insert_events = sql.insert_arrays(schema.events, EVENT_COLUMNS, _EVENT_KEY)
+            self._insert_events = sql.insert_arrays(
+                schema.events, EVENT_COLUMNS, _EVENT_KEY, returning="id"
+            )
         else:
-            self._insert_events = sql.insert(schema.events, EVENT_COLUMNS, _EVENT_KEY)
+            self._insert_events = sql.insert_json(schema.events, EVENT_COLUMNS, _EVENT_KEY)
         spans, traces = schema.spans, schema.traces
-        self._upsert_spans = sql.insert(
+        self._upsert_spans = sql.insert_rows(
             spans,
             SPAN_COLUMNS,
             ("tenant", "trace_id", "span_id"),
@@ -56,13 +96,13 @@ class TelemetryStore:
                 "updated_us": "excluded.updated_us",
             },
         )
-        self._insert_llm = sql.insert(
+        self._insert_llm = sql.insert_rows(
             schema.llm_calls, LLM_COLUMNS, ("tenant", "trace_id", "span_id", "sequence_number")
         )
-        self._insert_metadata = sql.insert(
+        self._insert_metadata = sql.insert_rows(
             schema.span_metadata, METADATA_COLUMNS, ("tenant", "trace_id", "span_id", "key")
         )
-        self._upsert_traces = sql.insert(
+        self._upsert_traces = sql.insert_rows(
             traces,
             TRACE_COLUMNS,
             ("tenant", "trace_id"),
@@ -76,33 +116,126 @@ class TelemetryStore:
             },
         )
 
-    async def write(self, batch: Batch) -> WriteResult:
-        """Store ``batch`` all or nothing; returns once the transaction is committed."""
-        if not batch.events:
-            return WriteResult(0, batch.repeats)
+    async def write_events(self, batch: EventRows) -> EventsWritten:
+        """Store the batch's events all or nothing; durable when this returns."""
+        if not batch.rows:
+            return EventsWritten(0, batch.repeats)
+        pending = schema.pending_batches
         async with self._store.write() as conn:
             if self._postgresql:
-                columns = [list(column) for column in zip(*batch.events, strict=True)]
+                columns = [list(column) for column in zip(*batch.rows, strict=True)]
+                columns[_BODY] = [dumps(body) for body in columns[_BODY]]
                 result = await conn.exec_driver_sql(self._insert_events, tuple(columns))
-                accepted = len(result.all())
+                ids = [row[0] for row in result]
+                accepted = len(ids)
+                first, last = (min(ids), max(ids)) if ids else (0, 0)
             else:
-                result = await conn.exec_driver_sql(self._insert_events, batch.events)
+                result = await conn.exec_driver_sql(self._insert_events, (_json_rows(batch.rows),))
                 accepted = result.rowcount
-            statements: tuple[tuple[str, list[tuple[Any, ...]]], ...] = (
-                (self._upsert_spans, batch.spans),
-                (self._insert_llm, batch.llm_calls),
-                (self._insert_metadata, batch.metadata),
-                (self._upsert_traces, batch.traces),
-            )
+                # One writer, one statement: the new rows' rowids are consecutive.
+                last_result = await conn.exec_driver_sql("SELECT last_insert_rowid()")
+                last = int(last_result.scalar_one())
+                first = last - accepted + 1
+            pending_id = None
+            if accepted:
+                inserted = await conn.execute(
+                    insert(pending)
+                    .values(
+                        tenant=batch.tenant,
+                        first_event_id=first,
+                        last_event_id=last,
+                        created_us=int(time.time() * 1e6),
+                    )
+                    .returning(pending.c.id)
+                )
+                pending_id = int(inserted.scalar_one())
+        duplicates = len(batch.rows) - accepted + batch.repeats
+        return EventsWritten(accepted, duplicates, pending_id)
+
+    async def write_derived(self, derived: Derived, pending_id: int | None) -> None:
+        """Store what was derived from a batch and forget its pending row."""
+        statements: tuple[tuple[str, list[tuple[Any, ...]]], ...] = (
+            (self._upsert_spans, derived.spans),
+            (self._insert_llm, derived.llm_calls),
+            (self._insert_metadata, derived.metadata),
+            (self._upsert_traces, derived.traces),
+        )
+        async with self._store.write() as conn:
             for statement, rows in statements:
-                if rows:
+                if not rows:
+                    continue
+                if self._postgresql:
                     await conn.exec_driver_sql(statement, rows)
-        return WriteResult(accepted, len(batch.events) - accepted + batch.repeats)
+                else:
+                    await conn.exec_driver_sql(statement, (_json_rows(rows),))
+            if pending_id is not None:
+                await conn.execute(
+                    delete(schema.pending_batches).where(schema.pending_batches.c.id == pending_id)
+                )
+
+    async def pending_batches(self, created_before_us: int | None = None) -> list[PendingBatch]:
+        """Batches whose derived rows are missing, oldest first."""
+        pending = schema.pending_batches
+        query = select(pending).order_by(pending.c.id)
+        if created_before_us is not None:
+            query = query.where(pending.c.created_us < created_before_us)
+        async with self._store.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            PendingBatch(r.id, r.tenant, r.first_event_id, r.last_event_id, r.created_us)
+            for r in rows
+        ]
+
+    async def pending_events(self, batch: PendingBatch) -> list[TelemetryLogRequest]:
+        """The events of a pending batch, read back and validated again, in key order."""
+        ev = schema.events.c
+        query = (
+            select(
+                ev.event_id,
+                ev.trace_id,
+                ev.span_id,
+                ev.event_type,
+                ev.sequence_number,
+                ev.ts_us,
+                ev.parent_span_id,
+                ev.content_storage_key,
+                ev.body,
+            )
+            .where(
+                ev.id >= batch.first_event_id,
+                ev.id <= batch.last_event_id,
+                ev.tenant == batch.tenant,
+            )
+            .order_by(ev.trace_id, ev.span_id, ev.event_type, ev.sequence_number)
+        )
+        async with self._store.read() as conn:
+            rows = (await conn.execute(query)).all()
+        events = []
+        for row in rows:
+            try:
+                events.append(
+                    TelemetryLogRequest.model_validate(
+                        restore_event(
+                            event_id=row.event_id,
+                            trace_id=row.trace_id,
+                            span_id=row.span_id,
+                            event_type=row.event_type,
+                            sequence_number=row.sequence_number,
+                            ts_us=row.ts_us,
+                            parent_span_id=row.parent_span_id,
+                            content_storage_key=row.content_storage_key,
+                            body=orjson.loads(row.body),
+                        )
+                    )
+                )
+            except (ValidationError, ValueError) as exc:
+                _log.warning("skipping stored event %s: %s", row.event_id, exc)
+        return events
 
     async def put_content(self, tenant: str, storage_key: str, content: str, now_us: int) -> None:
         """Store (or replace) uploaded content under ``storage_key``."""
-        insert = insert_for(self._store.dialect)(schema.contents)
-        stmt = insert.values(
+        insert_ = insert_for(self._store.dialect)(schema.contents)
+        stmt = insert_.values(
             tenant=tenant,
             storage_key=storage_key,
             content=content,
@@ -111,9 +244,9 @@ class TelemetryStore:
         ).on_conflict_do_update(
             index_elements=["tenant", "storage_key"],
             set_={
-                "content": insert.excluded.content,
-                "size": insert.excluded.size,
-                "stored_us": insert.excluded.stored_us,
+                "content": insert_.excluded.content,
+                "size": insert_.excluded.size,
+                "stored_us": insert_.excluded.stored_us,
             },
         )
         async with self._store.write() as conn:

@@ -1,0 +1,187 @@
+"""The indexer: derives spans, LLM calls, traces and metadata from committed events.
+
+An ingest request is acknowledged once its events are committed (with a
+``pending_batches`` row naming them). The derived rows are built and written here,
+behind the acknowledgement, one batch at a time in commit order, while the client
+prepares its next batch. Queries first wait (with a deadline) until every batch
+acknowledged before them is indexed, so a client reads what it wrote.
+
+After a crash, the pending rows left behind are replayed from the stored events on the
+next start; a periodic sweep replays rows that stayed pending (a failed write, or a server
+sharing the PostgreSQL database that died). Deriving is idempotent, so replaying twice is
+harmless. The queue is bounded: when it is full, ingest waits (backpressure).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from moxtrace.server.assemble import Derived, derive
+from moxtrace.server.broadcast import Broadcaster
+from moxtrace.server.offload import off_loop
+from moxtrace.server.store import Store
+from moxtrace.types.telemetry import TelemetryLogRequest
+
+__all__ = ["Indexer"]
+
+_log = logging.getLogger("moxtrace.server")
+
+
+@dataclass
+class _Job:
+    tenant: str
+    events: Sequence[TelemetryLogRequest]
+    received_us: int
+    pending_id: int | None
+
+
+class Indexer:
+    """One background task writing derived rows, in commit order."""
+
+    def __init__(
+        self,
+        store: Store,
+        broadcaster: Broadcaster,
+        *,
+        queue_size: int = 4,
+        retries: int = 3,
+        sweep_interval: float = 60.0,
+    ) -> None:
+        self._store = store
+        self._broadcaster = broadcaster
+        self._queue: asyncio.Queue[_Job] = asyncio.Queue(queue_size)
+        self._retries = retries
+        self._sweep_interval = sweep_interval
+        self._submitted = 0
+        self._done = 0
+        self._progress = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self._in_flight: set[int] = set()
+        self.failed = 0
+        """Batches left pending after their retries failed (replayed by the sweep)."""
+        self.replayed = 0
+        """Pending batches replayed from the store (after a crash, or by the sweep)."""
+
+    def start(self) -> None:
+        """Start the worker; it first replays what a previous run left pending."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def submit(
+        self,
+        tenant: str,
+        events: Sequence[TelemetryLogRequest],
+        received_us: int,
+        pending_id: int | None,
+    ) -> None:
+        """Queue a committed batch (waits while the queue is full)."""
+        if pending_id is not None:
+            self._in_flight.add(pending_id)
+        self._submitted += 1
+        await self._queue.put(_Job(tenant, events, received_us, pending_id))
+
+    async def caught_up(self, timeout: float = 10.0) -> bool:
+        """Wait until every batch submitted so far is indexed; False after ``timeout``."""
+        target = self._submitted
+        if self._done >= target:
+            return True
+        async with self._progress:
+            try:
+                await asyncio.wait_for(
+                    self._progress.wait_for(lambda: self._done >= target), timeout
+                )
+            except asyncio.TimeoutError:
+                return False
+        return True
+
+    @property
+    def backlog(self) -> int:
+        """Batches submitted and not yet indexed."""
+        return self._submitted - self._done
+
+    async def _finished(self) -> None:
+        self._done += 1
+        async with self._progress:
+            self._progress.notify_all()
+
+    async def _index(self, job: _Job) -> bool:
+        tail = self._broadcaster.has_subscribers(job.tenant)
+
+        def build() -> Derived:
+            return derive(job.tenant, job.events, job.received_us, tail=tail)
+
+        try:
+            derived = await off_loop(len(job.events) * 256, build)
+        except Exception:
+            self.failed += 1
+            _log.exception("deriving rows from a batch failed; it stays pending")
+            return False
+        for attempt in range(self._retries + 1):
+            try:
+                await self._store.telemetry.write_derived(derived, job.pending_id)
+                break
+            except Exception as exc:
+                if attempt == self._retries:
+                    self.failed += 1
+                    _log.error(
+                        "indexing a batch of %d events failed (%s); the sweep retries it",
+                        len(job.events),
+                        exc,
+                    )
+                    return False
+                await asyncio.sleep(0.1 * 2**attempt)
+        for message in derived.tail:
+            self._broadcaster.publish(job.tenant, "spans", message)
+        return True
+
+    async def _replay(self, created_before_us: int | None) -> None:
+        for batch in await self._store.telemetry.pending_batches(created_before_us):
+            if batch.id in self._in_flight:
+                continue
+            events = await self._store.telemetry.pending_events(batch)
+            await self._index(_Job(batch.tenant, events, batch.created_us, batch.id))
+            self.replayed += 1
+
+    async def _run(self) -> None:
+        try:
+            await self._replay(None)
+        except Exception as exc:
+            _log.error("replaying pending batches failed: %s", exc)
+        next_sweep = time.monotonic() + self._sweep_interval
+        while True:
+            try:
+                job = await asyncio.wait_for(
+                    self._queue.get(), max(0.0, next_sweep - time.monotonic())
+                )
+            except asyncio.TimeoutError:
+                older = int((time.time() - self._sweep_interval) * 1e6)
+                with contextlib.suppress(Exception):
+                    await self._replay(older)
+                next_sweep = time.monotonic() + self._sweep_interval
+                continue
+            try:
+                await self._index(job)
+            except Exception:
+                self.failed += 1
+                _log.exception("indexing a batch failed; it stays pending")
+            finally:
+                if job.pending_id is not None:
+                    self._in_flight.discard(job.pending_id)
+                await self._finished()
+
+    async def close(self, timeout: float = 30.0) -> None:
+        """Index what is queued (up to ``timeout`` s), then stop; the rest stays pending."""
+        task = self._task
+        if task is None:
+            return
+        with contextlib.suppress(Exception):
+            await self.caught_up(timeout)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        self._task = None
