@@ -127,7 +127,11 @@ def add_destinations(
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         for i, url in enumerate(urls):
-            otlp = OTLPSpanExporter(endpoint=url, headers=otlp_headers if url else None)
+            try:
+                otlp = OTLPSpanExporter(endpoint=url, headers=otlp_headers if url else None)
+            except Exception as exc:  # e.g. an unreadable certificate file
+                _logger.error("moxtrace: cannot export to %s over OTLP: %s", url or env_url, exc)
+                continue
             exporters.append(("otlp" if i == 0 else f"otlp-{i + 1}", for_third_party(otlp, policy)))
 
     destinations: dict[str, Destination] = {}

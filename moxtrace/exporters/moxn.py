@@ -115,10 +115,21 @@ class MoxnSpanExporter(SpanExporter):
         self._spooling: Spooling | None = None
         inner: BatchSender = retrying
         spool_dir = s.spool_dir if spool_dir is None else spool_dir
+        spool = None
         if spool_dir is not None:
-            spool = DiskSpool(
-                spool_dir, s.spool_max_bytes if spool_max_bytes is None else spool_max_bytes
-            )
+            try:
+                spool = DiskSpool(
+                    spool_dir, s.spool_max_bytes if spool_max_bytes is None else spool_max_bytes
+                )
+            except OSError as exc:
+                # Telemetry never stops the application from starting: go on without.
+                _logger.error(
+                    "moxtrace: cannot use the spool directory %s (%s); exporting without a "
+                    "spool, undeliverable spans will be dropped",
+                    spool_dir,
+                    exc,
+                )
+        if spool is not None:
             self._spooling = Spooling(
                 retrying,
                 spool,

@@ -262,3 +262,16 @@ def test_environment_configures_the_exporter(
     assert "content-encoding" not in request.headers
     assert exporter.spool is not None
     assert exporter.spool.max_bytes == 4096
+
+
+def test_an_unusable_spool_directory_means_no_spool_not_an_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    server = Server()
+    exporter = server.exporter(spool_dir=blocker / "spool")
+    assert exporter.spool is None
+    assert "cannot use the spool directory" in caplog.text
+    assert exporter.export([readable_span(0)]) is SpanExportResult.SUCCESS
+    exporter.shutdown()
