@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -48,18 +48,25 @@ class MoxnClient(ClientCore):
     """
 
     _http_client: httpx.AsyncClient | None = None
+    _http_loop: asyncio.AbstractEventLoop | None = None
+    _http_guard: AsyncGenerator[None, None] | None = None
 
-    def _http(self) -> httpx.AsyncClient:
+    async def _http(self) -> httpx.AsyncClient:
         client = self._http_client
-        if client is None or client.is_closed:
-            # Created on first use, in the caller's event loop; tracing-only users never
-            # open a connection pool.
-            client = self._http_client = httpx.AsyncClient(follow_redirects=False)
+        loop = asyncio.get_running_loop()
+        if client is None or client.is_closed or self._http_loop is not loop:
+            # Created on first use, in the caller's event loop (tracing-only users never
+            # open a pool). A pool belongs to its loop: a new loop gets a new pool, and the
+            # guard closes each pool when its loop shuts down (asyncio.run does that).
+            client = httpx.AsyncClient(follow_redirects=False)
+            guard = _close_at_loop_shutdown(client)
+            await guard.__anext__()
+            self._http_client, self._http_loop, self._http_guard = client, loop, guard
         return client
 
     async def _send(self, call: Call[T]) -> T:
         assert call.request is not None
-        data = await send_async(self._http(), self._registry.transport.exchange(call.request))
+        data = await send_async(await self._http(), self._registry.transport.exchange(call.request))
         return call.result(data)
 
     # -- content: prompts and tasks (docs/prompts.md) ------------------------------------
@@ -176,20 +183,31 @@ class MoxnClient(ClientCore):
         branch_name: str | None = None,
         commit_id: str | None = None,
         session_data: BaseModel | Mapping[str, Any] | None = None,
+        *,
+        session_id: UUID | None = None,
+        render_kwargs: Mapping[str, Any] | None = None,
     ) -> PromptSession:
         """Fetch a prompt (as ``get_prompt``) and pair it with the data it is rendered with.
+
+        ``render_kwargs`` go to ``session_data.render()``; ``session_id`` names the session
+        (``moxn.session.id``), a new one by default.
 
         >>> session = await client.create_prompt_session(
         ...     "prompt-id", branch_name="main", session_data=QueryInput(query="Hello"))
         """
         prompt = await self.get_prompt(prompt_id, branch_name, commit_id)
-        return PromptSession(prompt, session_data)
+        return PromptSession(
+            prompt, session_data, session_id=session_id, render_kwargs=render_kwargs
+        )
 
     async def prompt_session_from_session_data(
         self,
         session_data: BaseModel,
         branch_name: str | None = None,
         commit_id: str | None = None,
+        *,
+        session_id: UUID | None = None,
+        render_kwargs: Mapping[str, Any] | None = None,
     ) -> PromptSession:
         """A session for the prompt named by ``session_data.moxn_schema_metadata``.
 
@@ -200,7 +218,14 @@ class MoxnClient(ClientCore):
         ...     QueryInput(query="Hello"), branch_name="main")
         """
         prompt_id, branch_name, commit_id = session_target(session_data, branch_name, commit_id)
-        return await self.create_prompt_session(prompt_id, branch_name, commit_id, session_data)
+        return await self.create_prompt_session(
+            prompt_id,
+            branch_name,
+            commit_id,
+            session_data,
+            session_id=session_id,
+            render_kwargs=render_kwargs,
+        )
 
     # -- code generation -------------------------------------------------------------------
     async def generate_task_models(
@@ -444,9 +469,11 @@ class MoxnClient(ClientCore):
 
     async def close(self) -> None:
         """Flush and release everything the client holds (spans, connections). Idempotent."""
-        client, self._http_client = self._http_client, None
-        if client is not None:
-            await client.aclose()
+        guard, loop = self._http_guard, self._http_loop
+        self._http_client = self._http_guard = self._http_loop = None
+        # A pool of another loop was closed when that loop shut down.
+        if guard is not None and loop is asyncio.get_running_loop():
+            await guard.aclose()
         await asyncio.to_thread(self.tracing.shutdown, None)
 
     async def __aenter__(self) -> MoxnClient:
@@ -462,3 +489,12 @@ class MoxnClient(ClientCore):
         self._depth -= 1
         if self._depth == 0:
             await self.close()
+
+
+async def _close_at_loop_shutdown(client: httpx.AsyncClient) -> AsyncGenerator[None, None]:
+    # A suspended async generator is finalized by loop.shutdown_asyncgens(), which
+    # asyncio.run() calls before closing the loop: the pool closes while its loop lives.
+    try:
+        yield
+    finally:
+        await client.aclose()

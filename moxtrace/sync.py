@@ -175,20 +175,31 @@ class SyncMoxnClient(ClientCore):
         branch_name: str | None = None,
         commit_id: str | None = None,
         session_data: BaseModel | Mapping[str, Any] | None = None,
+        *,
+        session_id: UUID | None = None,
+        render_kwargs: Mapping[str, Any] | None = None,
     ) -> PromptSession:
         """Fetch a prompt (as ``get_prompt``) and pair it with the data it is rendered with.
+
+        ``render_kwargs`` go to ``session_data.render()``; ``session_id`` names the session
+        (``moxn.session.id``), a new one by default.
 
         >>> session = client.create_prompt_session(
         ...     "prompt-id", branch_name="main", session_data=QueryInput(query="Hello"))
         """
         prompt = self.get_prompt(prompt_id, branch_name, commit_id)
-        return PromptSession(prompt, session_data)
+        return PromptSession(
+            prompt, session_data, session_id=session_id, render_kwargs=render_kwargs
+        )
 
     def prompt_session_from_session_data(
         self,
         session_data: BaseModel,
         branch_name: str | None = None,
         commit_id: str | None = None,
+        *,
+        session_id: UUID | None = None,
+        render_kwargs: Mapping[str, Any] | None = None,
     ) -> PromptSession:
         """A session for the prompt named by ``session_data.moxn_schema_metadata``.
 
@@ -199,7 +210,14 @@ class SyncMoxnClient(ClientCore):
         ...     QueryInput(query="Hello"), branch_name="main")
         """
         prompt_id, branch_name, commit_id = session_target(session_data, branch_name, commit_id)
-        return self.create_prompt_session(prompt_id, branch_name, commit_id, session_data)
+        return self.create_prompt_session(
+            prompt_id,
+            branch_name,
+            commit_id,
+            session_data,
+            session_id=session_id,
+            render_kwargs=render_kwargs,
+        )
 
     # -- code generation -------------------------------------------------------------------
     def generate_task_models(

@@ -6,6 +6,7 @@ server's view agrees: a cached read works with the server gone).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +15,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from moxtrace import Settings
+from moxtrace import MoxnClient, Settings
 from moxtrace.errors import MoxnConnectionError, NotFoundError
 from moxtrace.types import MessageData, MessageRole, TextContent, ToolCall, Variable
 from tests.integration.registry_support import ClientFactory, clients
@@ -178,3 +179,16 @@ def test_every_api_call_is_a_client_span_with_http_attributes(
     assert failed.attributes["http.response.status_code"] == 404
     assert failed.attributes["error.type"] == "404"
     assert failed.status.status_code is StatusCode.ERROR
+
+
+def test_an_async_client_outlives_its_event_loops(registry_server: MoxtraceServer) -> None:
+    client = MoxnClient(
+        api_key=registry_server.api_key,
+        base_url=registry_server.base_url,
+        settings=Settings(export=False),
+    )
+    try:
+        for _ in range(2):  # each asyncio.run() is a new loop: the pool follows it
+            assert asyncio.run(client.verify_access())["tenant_id"] == "dev"
+    finally:
+        asyncio.run(client.close())

@@ -100,8 +100,12 @@ def test_generated_models_import_render_and_make_sessions(
     session = client.prompt_session_from_session_data(data)
     assert isinstance(session, PromptSession)
     assert session.prompt.id == prompt.id and session.prompt.commit_id == commit.id
-    on_main = client.prompt_session_from_session_data(data, branch_name="main")
+    session_id = uuid.uuid4()
+    on_main = client.prompt_session_from_session_data(
+        data, branch_name="main", session_id=session_id
+    )
     assert on_main.prompt.branch_name == "main"
+    assert on_main.id == session_id
 
     # Branch models are stamped with the branch; without a version, main is used.
     on_branch = client.generate_task_models(task.id)
