@@ -23,6 +23,7 @@ from moxtrace.codegen import DatamodelCodegenResponse
 from moxtrace.errors import ValidationError
 from moxtrace.http import ApiRequest, RetryPolicy, TransportCore
 from moxtrace.settings import Settings
+from moxtrace.tracing.semconv import MOXN_API_OPERATION
 from moxtrace.types.content import Author, MessageRole
 from moxtrace.types.prompt import Message, PromptTemplate
 from moxtrace.types.requests import MessageData
@@ -40,7 +41,7 @@ MessageInput = MessageData | Message | Mapping[str, Any] | UUID
 an existing message of the task (a ``Message``, its id, or ``{"message_id": ...}``), which
 is then shared by reference."""
 
-_OPERATION = "moxn.api.operation"
+_OPERATION = MOXN_API_OPERATION
 
 
 class Call(Generic[T]):

@@ -49,6 +49,16 @@ from moxtrace.errors import (
     MoxnTimeoutError,
     error_for_status,
 )
+from moxtrace.tracing.semconv import (
+    ERROR_TYPE,
+    HTTP_REQUEST_METHOD,
+    HTTP_REQUEST_RESEND_COUNT,
+    HTTP_RESPONSE_STATUS_CODE,
+    SERVER_ADDRESS,
+    SERVER_PORT,
+    URL_FULL,
+    URL_TEMPLATE,
+)
 
 __all__ = [
     "CLIENT_HEADER",
@@ -328,7 +338,7 @@ class TransportCore:
                     )
                     raise error
                 if traced and attempt:
-                    span.set_attribute("http.request.resend_count", attempt)
+                    span.set_attribute(HTTP_REQUEST_RESEND_COUNT, attempt)
                 t0 = self._clock()
                 self._log_request(request, url, content, attempt)
                 outcome = yield Send(
@@ -336,7 +346,7 @@ class TransportCore:
                 )
                 if isinstance(outcome, RawResponse):
                     if traced:
-                        span.set_attribute("http.response.status_code", outcome.status_code)
+                        span.set_attribute(HTTP_RESPONSE_STATUS_CODE, outcome.status_code)
                     self._log_response(request, url, outcome, self._clock() - t0)
                     try:
                         data = self.decode(request, url, outcome)
@@ -366,7 +376,7 @@ class TransportCore:
             if traced:
                 failure = exc if isinstance(exc, MoxnError) else error
                 span.set_status(Status(StatusCode.ERROR, str(failure or exc)))
-                span.set_attribute("error.type", _error_type(failure, exc))
+                span.set_attribute(ERROR_TYPE, _error_type(failure, exc))
             raise
         finally:
             if traced:
@@ -374,11 +384,11 @@ class TransportCore:
 
     def _span_attributes(self, request: ApiRequest, url: str) -> dict[str, AttributeValue]:
         attributes: dict[str, AttributeValue] = {
-            "http.request.method": request.method,
-            "url.full": url,
-            "url.template": request.route,
-            "server.address": self._server_address,
-            "server.port": self._server_port,
+            HTTP_REQUEST_METHOD: request.method,
+            URL_FULL: url,
+            URL_TEMPLATE: request.route,
+            SERVER_ADDRESS: self._server_address,
+            SERVER_PORT: self._server_port,
         }
         attributes.update(request.span_attributes)
         return attributes

@@ -89,3 +89,13 @@ MESSAGING_DESTINATION_PARTITION_ID: Final = "messaging.destination.partition.id"
 MESSAGING_CONSUMER_GROUP_NAME: Final = "messaging.consumer.group.name"
 MESSAGING_KAFKA_MESSAGE_KEY: Final = "messaging.kafka.message.key"
 MESSAGING_BATCH_MESSAGE_COUNT: Final = "messaging.batch.message_count"
+
+# HTTP client (the Moxn API calls of MoxnClient / SyncMoxnClient, moxtrace.http)
+HTTP_REQUEST_METHOD: Final = "http.request.method"
+HTTP_REQUEST_RESEND_COUNT: Final = "http.request.resend_count"
+HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
+URL_FULL: Final = "url.full"
+URL_TEMPLATE: Final = "url.template"
+SERVER_ADDRESS: Final = "server.address"
+SERVER_PORT: Final = "server.port"
+MOXN_API_OPERATION: Final = "moxn.api.operation"

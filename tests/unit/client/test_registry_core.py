@@ -240,3 +240,18 @@ def test_clients_build_their_core_from_constructor_arguments() -> None:
             assert IDEMPOTENCY_HEADER == "X-Moxn-Idempotency-Key"
         finally:
             client.tracing.shutdown(1)
+
+
+def test_moxn_debug_turns_on_request_logging(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOXN_DEBUG", "1")
+    client = SyncMoxnClient()
+    try:
+        assert client._registry.transport.debug
+    finally:
+        client.close()
+    monkeypatch.delenv("MOXN_DEBUG")
+    client = SyncMoxnClient()
+    try:
+        assert not client._registry.transport.debug
+    finally:
+        client.close()
