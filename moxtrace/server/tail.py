@@ -26,8 +26,22 @@ import httpx
 __all__ = ["SseEvent", "TailOptions", "format_duration", "parse_sse", "render_trace", "run_tail"]
 
 _GLYPHS = {
-    "unicode": {"branch": "├─ ", "last": "└─ ", "pipe": "│  ", "blank": "   ", "error": "✗"},
-    "ascii": {"branch": "|- ", "last": "`- ", "pipe": "|  ", "blank": "   ", "error": "x"},
+    "unicode": {
+        "branch": "├─ ",
+        "last": "└─ ",
+        "pipe": "│  ",
+        "blank": "   ",
+        "error": "✗",
+        "arrow": "→",
+    },
+    "ascii": {
+        "branch": "|- ",
+        "last": "`- ",
+        "pipe": "|  ",
+        "blank": "   ",
+        "error": "x",
+        "arrow": "->",
+    },
 }
 _RED = "\x1b[31m"
 _DIM = "\x1b[2m"
@@ -95,7 +109,7 @@ def _paint(text: str, style: str, color: bool) -> str:
     return f"{style}{text}{_RESET}" if color else text
 
 
-def _span_line(span: dict[str, Any], color: bool) -> str:
+def _span_line(span: dict[str, Any], color: bool, arrow: str) -> str:
     parts = [
         _paint(span.get("name") or "?", _BOLD, color),
         format_duration(span.get("duration_ms")),
@@ -108,10 +122,9 @@ def _span_line(span: dict[str, Any], color: bool) -> str:
             parts.append(model)
         tokens_in, tokens_out = _tokens(calls)
         if tokens_in is not None or tokens_out is not None:
-            parts.append(
-                f"{tokens_in if tokens_in is not None else '?'}→"
-                f"{tokens_out if tokens_out is not None else '?'} tok"
-            )
+            shown_in = tokens_in if tokens_in is not None else "?"
+            shown_out = tokens_out if tokens_out is not None else "?"
+            parts.append(f"{shown_in}{arrow}{shown_out} tok")
     return "  ".join(parts)
 
 
@@ -129,7 +142,7 @@ def render_trace(trace: dict[str, Any], *, ascii: bool = False, color: bool = Fa
     if trace.get("llm_call_count"):
         head.append(
             f"{trace['llm_call_count']} LLM call{'s' if trace['llm_call_count'] != 1 else ''}"
-            f" {usage.get('input_tokens', 0)}→{usage.get('output_tokens', 0)} tok"
+            f" {usage.get('input_tokens', 0)}{glyph['arrow']}{usage.get('output_tokens', 0)} tok"
         )
     errors = trace.get("error_count") or 0
     if errors:
@@ -148,9 +161,8 @@ def render_trace(trace: dict[str, Any], *, ascii: bool = False, color: bool = Fa
             continue
         seen.add(span_id)
         span = spans[span_id]
-        lines.append(
-            f"{prefix}{glyph['last'] if last else glyph['branch']}{_span_line(span, color)}"
-        )
+        branch = glyph["last"] if last else glyph["branch"]
+        lines.append(f"{prefix}{branch}{_span_line(span, color, glyph['arrow'])}")
         inner = prefix + (glyph["blank"] if last else glyph["pipe"])
         status = span.get("status") or {}
         if status.get("code") == "ERROR":
@@ -260,6 +272,13 @@ def run_tail(
                             )
                             if root_done and draw(trace_id):
                                 return 0
+                        elif message is not None and message.event == "ready":
+                            tenant = json.loads(message.data).get("tenant")
+                            print(
+                                f"moxtrace tail: following {base_url} (tenant {tenant})",
+                                file=out,
+                                flush=True,
+                            )
                         elif message is not None and message.event == "dropped":
                             print(
                                 f"moxtrace tail: fell behind, {message.data}", file=out, flush=True
