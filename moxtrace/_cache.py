@@ -12,7 +12,6 @@ a typical prompt this is several times cheaper than ``model_copy(deep=True)``.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import threading
 import types
@@ -50,7 +49,23 @@ _SHARED: set[type] = {
 }
 _COPIERS: dict[type, Callable[[Any], Any]] = {}
 _new = object.__new__
-_set = object.__setattr__
+
+
+def _slot_setter(name: str) -> Callable[[Any, Any], None]:
+    # Calling the slot's descriptor directly is ~3x cheaper than object.__setattr__.
+    descriptor = BaseModel.__dict__.get(name)
+    if descriptor is not None and hasattr(descriptor, "__set__"):
+        setter: Callable[[Any, Any], None] = descriptor.__set__
+        return setter
+    return lambda obj, value: object.__setattr__(obj, name, value)
+
+
+_SLOT_SETTERS = {
+    "set_dict": _slot_setter("__dict__"),
+    "set_fields_set": _slot_setter("__pydantic_fields_set__"),
+    "set_extra": _slot_setter("__pydantic_extra__"),
+    "set_private": _slot_setter("__pydantic_private__"),
+}
 
 
 def fresh_copy(value: T) -> T:
@@ -165,17 +180,17 @@ def _model_copier(cls: type[BaseModel]) -> Callable[[Any], Any]:
             f"        state[{name!r}] = copier(value)",
         ]
     lines += [
-        "    _set(clone, '__dict__', state)",
-        "    _set(clone, '__pydantic_fields_set__', model.__pydantic_fields_set__.copy())",
+        "    set_dict(clone, state)",
+        "    set_fields_set(clone, model.__pydantic_fields_set__.copy())",
         "    extra = model.__pydantic_extra__",
-        "    _set(clone, '__pydantic_extra__', None if extra is None else copy_dict(extra))",
+        "    set_extra(clone, None if extra is None else copy_dict(extra))",
         "    private = model.__pydantic_private__",
-        "    _set(clone, '__pydantic_private__', None if private is None else copy_dict(private))",
+        "    set_private(clone, None if private is None else copy_dict(private))",
         "    return clone",
     ]
     namespace: dict[str, Any] = {
+        **_SLOT_SETTERS,
         "_new": _new,
-        "_set": _set,
         "cls": cls,
         "shared": _SHARED,
         "copiers": _COPIERS,
@@ -252,8 +267,10 @@ class CommitCache(Generic[T]):
         if value is None:
             self.misses += 1
             return None
-        with contextlib.suppress(KeyError):  # evicted by another thread just now
+        try:  # noqa: SIM105 - contextlib.suppress costs more than the rest of a hit
             entries.move_to_end(key)
+        except KeyError:  # evicted by another thread just now
+            pass
         self.hits += 1
         return fresh_copy(value)
 
