@@ -65,8 +65,20 @@ class Call(Generic[T]):
         return self.parse(data)
 
 
+_ID_TEXT: dict[UUID, str] = {}
+
+
 def _id(value: Id) -> str:
-    return value if type(value) is str else str(value)
+    if isinstance(value, str):
+        return value
+    # str(UUID) costs as much as the rest of a cached read: remember recent ones.
+    text = _ID_TEXT.get(value)
+    if text is None:
+        text = str(value)
+        if len(_ID_TEXT) >= 4096:
+            _ID_TEXT.clear()
+        _ID_TEXT[value] = text
+    return text
 
 
 def _selector(branch_name: str | None, commit_id: str | None) -> dict[str, str]:
