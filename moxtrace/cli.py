@@ -102,6 +102,28 @@ _SERVE_OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str, str], ...] = (
         "concurrent live-tail connections (default 100)",
     ),
     (
+        "--tail-heartbeat",
+        "tail_heartbeat",
+        float,
+        "SECONDS",
+        "keep-alive comment interval on an idle live tail (default 15)",
+    ),
+    (
+        "--key-cache-ttl",
+        "key_cache_ttl",
+        float,
+        "SECONDS",
+        "how long a verified API key is remembered: a revoked key works at most this long "
+        "(default 30)",
+    ),
+    (
+        "--query-wait",
+        "query_wait",
+        float,
+        "SECONDS",
+        "how long a query waits for acknowledged batches to be indexed (default 10)",
+    ),
+    (
         "--graceful-timeout",
         "graceful_timeout",
         float,
@@ -209,7 +231,7 @@ def _cmd_keys_revoke(args: argparse.Namespace) -> int:
     if not count:
         print(f"moxtrace keys revoke: no active key {args.key_id!r}", file=sys.stderr)
         return 1
-    print(f"revoked {count} key(s) {args.key_id}; servers forget it within 30 s")
+    print(f"revoked {count} key(s) {args.key_id}; servers forget it within --key-cache-ttl")
     return 0
 
 
@@ -277,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
         "keys",
         help="create, list and revoke API keys",
         description="Manage API keys (moxn_<tenant>.<secret>) in the server's database; "
-        "servers pick up new keys at once and revoked ones within 30 s.",
+        "servers pick up new keys at once and revoked ones within their --key-cache-ttl.",
     )
     key_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION")
     key_commands.required = True

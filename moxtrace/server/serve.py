@@ -10,11 +10,13 @@ acknowledged), then the store is closed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
+import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import TextIO
 
@@ -39,6 +41,7 @@ class _Server(uvicorn.Server):
         self._app = app
         self._on_listening = on_listening
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.stopped_by: list[str] = []
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         self._loop = asyncio.get_running_loop()
@@ -51,6 +54,19 @@ class _Server(uvicorn.Server):
             for sock in server.sockets:
                 host, port = sock.getsockname()[:2]
                 self._on_listening(f"http://{host}:{port}")
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown, so the process would
+        # die of the signal: a finished graceful stop exits 0 instead (and says so).
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                captured = getattr(self, "_captured_signals", None)
+                if isinstance(captured, list):
+                    self.stopped_by = [signal.Signals(s).name for s in captured]
+                    captured.clear()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         # Live tails never end by themselves; end them now or shutdown waits for them.
@@ -112,5 +128,6 @@ def serve(settings: ServerSettings, *, out: TextIO | None = None) -> int:
     server.run()
     if not server.started:
         return EXIT_STARTUP_FAILED
-    say("moxtrace serve: stopped")
+    why = f" ({', '.join(server.stopped_by)})" if server.stopped_by else ""
+    say(f"moxtrace serve: stopped{why}")
     return 0

@@ -57,7 +57,7 @@ class Services:
         return cls(
             settings=settings,
             store=store,
-            auth=Authenticator(store.keys),
+            auth=Authenticator(store.keys, ttl=settings.key_cache_ttl),
             limiter=TenantRateLimiter(settings.rate_limit, settings.burst),
             gate=IngestGate(
                 settings.max_inflight,

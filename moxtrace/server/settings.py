@@ -72,6 +72,9 @@ class ServerSettings(BaseSettings):
     tail_heartbeat: float = Field(default=15.0, gt=0)
     """Seconds between keep-alive comments on an idle live tail."""
 
+    key_cache_ttl: float = Field(default=30.0, ge=0)
+    """Seconds a verified API key is remembered (a revoked key works at most this long)."""
+
     dev_key: bool = True
     """Create a ``dev`` tenant key on first start (when the store has no key at all)."""
     access_log: bool = False

@@ -168,7 +168,7 @@ async def get_trace(request: Request, trace_id: str) -> Response:
     return success(trace)
 
 
-@router.get("/stats", summary="What this tenant has stored, and the server's limits")
+@router.get("/stats", summary="What this tenant has stored, the server's load and limits")
 async def stats(request: Request) -> Response:
     """Counts of events, spans, traces, LLM calls and uploads for the caller's tenant."""
     services, tenant = await _tenant(request)
@@ -177,6 +177,12 @@ async def stats(request: Request) -> Response:
         {
             "tenant": tenant,
             "stored": await services.store.telemetry.counts(tenant),
+            "server": {
+                "ingest_inflight": services.gate.inflight,
+                "ingest_waiting": services.gate.waiting,
+                "index_backlog": services.indexer.backlog,
+                "live_tail_subscribers": services.broadcaster.subscriber_count,
+            },
             "limits": {
                 "max_body_bytes": settings.max_body_bytes,
                 "rate_limit": settings.rate_limit,
