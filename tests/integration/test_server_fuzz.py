@@ -9,8 +9,8 @@ tenant's stored counts are exactly what the accepted requests added.
 from __future__ import annotations
 
 import gzip
-import os
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
