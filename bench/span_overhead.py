@@ -98,8 +98,10 @@ def main() -> None:
     )
 
     # moxtrace: a client of its own, spans into a discarding exporter.
-    client = SyncMoxnClient(span_exporters=[Discard()])
-    aclient = MoxnClient(span_exporters=[Discard()])
+    # content_capture="all": the discarding exporter stands for the Moxn destination, which
+    # receives spans as they are (third-party destinations get a copy without content).
+    client = SyncMoxnClient(span_exporters=[Discard()], content_capture="all")
+    aclient = MoxnClient(span_exporters=[Discard()], content_capture="all")
 
     # The attributes our span carries, captured once, for the floor.
     with client.span(session, metadata=METADATA) as probe:

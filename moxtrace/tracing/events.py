@@ -16,6 +16,32 @@ from opentelemetry.util.types import AttributeValue
 from moxtrace.tracing import semconv
 from moxtrace.tracing.attributes import to_attribute_value
 from moxtrace.tracing.content import ContentCapture
+from moxtrace.tracing.semconv import (
+    ERROR_TYPE,
+    OPERATION_CHAT,
+    PROVIDER_NAMES,
+)
+from moxtrace.tracing.semconv import GEN_AI_INPUT_MESSAGES as INPUT_MESSAGES
+from moxtrace.tracing.semconv import GEN_AI_OPERATION_NAME as OPERATION_NAME
+from moxtrace.tracing.semconv import GEN_AI_OUTPUT_MESSAGES as OUTPUT_MESSAGES
+from moxtrace.tracing.semconv import GEN_AI_PROVIDER_NAME as PROVIDER_NAME
+from moxtrace.tracing.semconv import GEN_AI_REQUEST_MODEL as REQUEST_MODEL
+from moxtrace.tracing.semconv import GEN_AI_RESPONSE_FINISH_REASONS as FINISH_REASONS
+from moxtrace.tracing.semconv import GEN_AI_RESPONSE_ID as RESPONSE_ID
+from moxtrace.tracing.semconv import GEN_AI_RESPONSE_MODEL as RESPONSE_MODEL
+from moxtrace.tracing.semconv import GEN_AI_SYSTEM_INSTRUCTIONS as SYSTEM_INSTRUCTIONS
+from moxtrace.tracing.semconv import GEN_AI_TOOL_DEFINITIONS as TOOL_DEFINITIONS
+from moxtrace.tracing.semconv import (
+    GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS as CACHE_CREATION_TOKENS,
+)
+from moxtrace.tracing.semconv import GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS as CACHE_READ_TOKENS
+from moxtrace.tracing.semconv import GEN_AI_USAGE_INPUT_TOKENS as INPUT_TOKENS
+from moxtrace.tracing.semconv import GEN_AI_USAGE_OUTPUT_TOKENS as OUTPUT_TOKENS
+from moxtrace.tracing.semconv import GEN_AI_USAGE_REASONING_OUTPUT_TOKENS as REASONING_TOKENS
+from moxtrace.tracing.semconv import MOXN_LLM_STOP_REASON as RAW_STOP_REASON
+from moxtrace.tracing.semconv import MOXN_LLM_TIME_TO_FIRST_CHUNK_MS as TIME_TO_FIRST_CHUNK
+from moxtrace.tracing.semconv import MOXN_LLM_TOOL_CALL_COUNT as TOOL_CALL_COUNT
+from moxtrace.tracing.semconv import MOXN_TRUNCATED as TRUNCATED
 from moxtrace.types.blocks import ReasoningContent, TextContent, ThinkingContent, ToolCall
 from moxtrace.types.telemetry import LLMEvent, ParsedResponse
 
@@ -89,13 +115,15 @@ def fit_json(value: Any, max_length: int) -> tuple[str, bool]:
     return _dumps(_CUT), True
 
 
-def output_messages(response: ParsedResponse) -> list[dict[str, Any]]:
-    """The response as GenAI ``gen_ai.output.messages`` (one assistant message)."""
+def _output(response: ParsedResponse) -> tuple[list[dict[str, Any]], int]:
+    """The response as GenAI ``gen_ai.output.messages``, and its number of tool calls."""
     parts: list[dict[str, Any]] = []
+    tool_calls = 0
     for block in response.content_blocks:
         if isinstance(block, TextContent):
             parts.append({"type": "text", "content": block.text})
         elif isinstance(block, ToolCall):
+            tool_calls += 1
             parts.append(
                 {
                     "type": "tool_call",
@@ -109,7 +137,12 @@ def output_messages(response: ParsedResponse) -> list[dict[str, Any]]:
     message: dict[str, Any] = {"role": "assistant", "parts": parts}
     if response.stop_reason is not None:
         message["finish_reason"] = response.stop_reason.value
-    return [message]
+    return [message], tool_calls
+
+
+def output_messages(response: ParsedResponse) -> list[dict[str, Any]]:
+    """The response as GenAI ``gen_ai.output.messages`` (one assistant message)."""
+    return _output(response)[0]
 
 
 def llm_event_attributes(
@@ -119,61 +152,60 @@ def llm_event_attributes(
     response = event.response
     usage = response.usage
     attrs: dict[str, AttributeValue] = {
-        semconv.GEN_AI_OPERATION_NAME: semconv.OPERATION_CHAT,
-        semconv.GEN_AI_PROVIDER_NAME: semconv.PROVIDER_NAMES[event.provider],
+        OPERATION_NAME: OPERATION_CHAT,
+        PROVIDER_NAME: PROVIDER_NAMES[event.provider],
     }
     request_model = event.request_model or response.model
     if request_model:
-        attrs[semconv.GEN_AI_REQUEST_MODEL] = request_model
+        attrs[REQUEST_MODEL] = request_model
     if response.model:
-        attrs[semconv.GEN_AI_RESPONSE_MODEL] = response.model
+        attrs[RESPONSE_MODEL] = response.model
     if response.response_id:
-        attrs[semconv.GEN_AI_RESPONSE_ID] = response.response_id
-    if response.stop_reason is not None:
-        attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = (response.stop_reason.value,)
+        attrs[RESPONSE_ID] = response.response_id
+    stop_reason = response.stop_reason
+    if stop_reason is not None:
+        attrs[FINISH_REASONS] = (stop_reason.value,)
     if response.raw_stop_reason:
-        attrs[semconv.MOXN_LLM_STOP_REASON] = response.raw_stop_reason
-    if usage.input_tokens is not None:
-        attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = usage.input_tokens
-    if usage.output_tokens is not None:
-        attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
-    if usage.reasoning_tokens is not None:
-        attrs[semconv.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
-    if usage.cache_read_input_tokens is not None:
-        attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cache_read_input_tokens
-    if usage.cache_creation_input_tokens is not None:
-        attrs[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = usage.cache_creation_input_tokens
-    attrs[semconv.MOXN_LLM_TOOL_CALL_COUNT] = sum(
-        1 for b in response.content_blocks if isinstance(b, ToolCall)
-    )
-    if response.time_to_first_chunk_ms is not None:
-        attrs[semconv.MOXN_LLM_TIME_TO_FIRST_CHUNK_MS] = response.time_to_first_chunk_ms
-    params = event.request_parameters
-    for key, name in _REQUEST_PARAMETERS:
-        value = params.get(key)
+        attrs[RAW_STOP_REASON] = response.raw_stop_reason
+    for name, value in (
+        (INPUT_TOKENS, usage.input_tokens),
+        (OUTPUT_TOKENS, usage.output_tokens),
+        (REASONING_TOKENS, usage.reasoning_tokens),
+        (CACHE_READ_TOKENS, usage.cache_read_input_tokens),
+        (CACHE_CREATION_TOKENS, usage.cache_creation_input_tokens),
+        (TIME_TO_FIRST_CHUNK, response.time_to_first_chunk_ms),
+    ):
         if value is not None:
             attrs[name] = value
+    params = event.request_parameters
+    if params:
+        for key, name in _REQUEST_PARAMETERS:
+            value = params.get(key)
+            if value is not None:
+                attrs[name] = value
     if event.error:
-        attrs[semconv.ERROR_TYPE] = event.error
-    for key, value in event.attributes.items():
-        if value is not None:
-            attrs[key] = to_attribute_value(value)
+        attrs[ERROR_TYPE] = event.error
+    if event.attributes:
+        for key, value in event.attributes.items():
+            if value is not None:
+                attrs[key] = to_attribute_value(value)
+    output, tool_calls = _output(response)
+    attrs[TOOL_CALL_COUNT] = tool_calls
 
     truncated = False
     if capture is not ContentCapture.NONE:
-        for name, value in (
-            (semconv.GEN_AI_INPUT_MESSAGES, event.input_messages),
-            (semconv.GEN_AI_OUTPUT_MESSAGES, output_messages(response)),
-            (semconv.GEN_AI_SYSTEM_INSTRUCTIONS, event.system_instructions),
-            (semconv.GEN_AI_TOOL_DEFINITIONS, event.tool_definitions),
+        for name, content in (
+            (INPUT_MESSAGES, event.input_messages),
+            (OUTPUT_MESSAGES, output),
+            (SYSTEM_INSTRUCTIONS, event.system_instructions),
+            (TOOL_DEFINITIONS, event.tool_definitions),
         ):
-            if not value:
-                continue
-            text, cut = fit_json(value, max_length)
-            truncated = truncated or cut
-            attrs[name] = text
+            if content:
+                text, cut = fit_json(content, max_length)
+                truncated = truncated or cut
+                attrs[name] = text
     if truncated:
-        attrs[semconv.MOXN_TRUNCATED] = True
+        attrs[TRUNCATED] = True
     return attrs, truncated
 
 
