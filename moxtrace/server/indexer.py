@@ -62,6 +62,7 @@ class Indexer:
         self._progress = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._in_flight: set[int] = set()
+        self._recovered = asyncio.Event()
         self.failed = 0
         """Batches left pending after their retries failed (replayed by the sweep)."""
         self.replayed = 0
@@ -86,17 +87,21 @@ class Indexer:
         await self._queue.put(_Job(tenant, events, received_us, pending_id))
 
     async def caught_up(self, timeout: float = 10.0) -> bool:
-        """Wait until every batch submitted so far is indexed; False after ``timeout``."""
+        """Wait until what a previous run left pending and every batch submitted so far are
+        indexed; False after ``timeout``."""
         target = self._submitted
-        if self._done >= target:
+        if self._done >= target and self._recovered.is_set():
             return True
-        async with self._progress:
-            try:
+        deadline = time.monotonic() + timeout
+        try:
+            await asyncio.wait_for(self._recovered.wait(), timeout)
+            async with self._progress:
                 await asyncio.wait_for(
-                    self._progress.wait_for(lambda: self._done >= target), timeout
+                    self._progress.wait_for(lambda: self._done >= target),
+                    max(0.0, deadline - time.monotonic()),
                 )
-            except asyncio.TimeoutError:
-                return False
+        except asyncio.TimeoutError:
+            return False
         return True
 
     @property
@@ -152,6 +157,8 @@ class Indexer:
             await self._replay(None)
         except Exception as exc:
             _log.error("replaying pending batches failed: %s", exc)
+        finally:
+            self._recovered.set()
         next_sweep = time.monotonic() + self._sweep_interval
         while True:
             try:

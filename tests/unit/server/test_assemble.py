@@ -1,0 +1,201 @@
+"""From events to rows: events, spans, LLM calls, traces, metadata (no I/O)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from moxtrace.server.assemble import (
+    EVENT_COLUMNS,
+    LLM_COLUMNS,
+    SPAN_COLUMNS,
+    TRACE_COLUMNS,
+    derive,
+    event_rows,
+    restore_event,
+    stored_body,
+)
+from moxtrace.server.payloads import validate_events
+from moxtrace.types.telemetry import TelemetryLogRequest
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+ROOT = "00f067aa0ba902b7"
+CHILD = "53995c3f42cd8ad8"
+T0 = "2025-01-01T00:00:00Z"
+
+
+def event(kind: str, span: str, seq: int, **fields: Any) -> dict[str, Any]:
+    return {
+        "id": f"00000000-0000-4000-8000-{seq:04d}{span[:8]}",
+        "timestamp": T0,
+        "event_type": kind,
+        "trace_id": TRACE,
+        "span_id": span,
+        "sequence_number": seq,
+        **fields,
+    }
+
+
+def start(span: str, name: str, parent: str | None = None, **meta: Any) -> dict[str, Any]:
+    return event(
+        "span_start",
+        span,
+        0,
+        parent_span_id=parent,
+        system_metadata={"span_name": name, "start_time": "2025-01-01T00:00:01Z", **meta},
+        user_metadata={"customer": "acme", "tier": 2, "nested": {"no": 1}},
+    )
+
+
+def end(span: str, kind: str = "span_end", **meta: Any) -> dict[str, Any]:
+    return event(
+        kind,
+        span,
+        2,
+        system_metadata={
+            "end_time": "2025-01-01T00:00:03Z",
+            "duration_ms": 2000,
+            "status_code": "OK",
+            **meta,
+        },
+    )
+
+
+def rows(columns: tuple[str, ...], values: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    return [dict(zip(columns, row, strict=True)) for row in values]
+
+
+def test_event_rows_drop_repeats_and_sort_by_identity() -> None:
+    batch = validate_events([end(CHILD), start(ROOT, "root"), end(CHILD), start(CHILD, "c")])
+
+    out = event_rows("acme", batch, received_us=7)
+
+    assert out.repeats == 1
+    keys = [(r["span_id"], r["event_type"]) for r in rows(EVENT_COLUMNS, out.rows)]
+    assert keys == sorted(keys)
+    assert len(out.events) == len(out.rows) == 3
+    first = rows(EVENT_COLUMNS, out.rows)[0]
+    assert first["tenant"] == "acme" and first["received_us"] == 7
+    assert first["ts_us"] == 1_735_689_600_000_000
+
+
+def test_the_body_keeps_what_columns_do_not_and_comes_back_whole() -> None:
+    raw = start(ROOT, "root") | {"unknown_field": [1, 2], "content": None}
+    ((model, _),) = validate_events([raw])
+    row = rows(EVENT_COLUMNS, event_rows("t", [(model, raw)], 1).rows)[0]
+
+    body = row["body"]
+    assert body == stored_body(raw)
+    assert "trace_id" not in body and "content" not in body
+    assert body["unknown_field"] == [1, 2]
+    restored = restore_event(
+        event_id=row["event_id"],
+        trace_id=row["trace_id"],
+        span_id=row["span_id"],
+        event_type=row["event_type"],
+        sequence_number=row["sequence_number"],
+        ts_us=row["ts_us"],
+        parent_span_id=row["parent_span_id"],
+        content_storage_key=row["content_storage_key"],
+        body=orjson.loads(orjson.dumps(body)),
+    )
+    assert TelemetryLogRequest.model_validate(restored) == model
+
+
+def test_a_span_is_assembled_from_its_start_and_end() -> None:
+    batch = validate_events(
+        [
+            start(ROOT, "root", span_kind="server", service_name="svc"),
+            end(ROOT),
+            start(CHILD, "child", parent=ROOT),
+            end(CHILD, "span_error", status_code="OK", status_message="boom"),
+        ]
+    )
+    derived = derive("t", [e for e, _ in batch], received_us=9)
+
+    spans = {r["span_id"]: r for r in rows(SPAN_COLUMNS, derived.spans)}
+    root, child = spans[ROOT], spans[CHILD]
+    assert root["name"] == "root" and root["kind"] == "server"
+    assert root["start_us"] == 1_735_689_601_000_000
+    assert root["end_us"] == 1_735_689_603_000_000
+    assert root["duration_ms"] == 2000.0
+    assert root["status_code"] == "OK"
+    assert root["service_name"] == "svc"
+    assert orjson.loads(root["user_metadata"])["customer"] == "acme"
+    assert child["parent_span_id"] == ROOT
+    assert child["kind"] == "internal"
+    assert child["status_code"] == "ERROR"  # span_error wins over what its metadata says
+    assert child["status_message"] == "boom"
+    (trace,) = rows(TRACE_COLUMNS, derived.traces)
+    assert trace["root_span_id"] == ROOT and trace["root_name"] == "root"
+    assert (trace["start_us"], trace["end_us"]) == (root["start_us"], root["end_us"])
+    assert trace["service_name"] == "svc"
+    pairs = {(r[2], r[3], r[4]) for r in derived.metadata}
+    assert pairs == {
+        (ROOT, "customer", "acme"),
+        (ROOT, "tier", "2"),
+        (CHILD, "customer", "acme"),
+        (CHILD, "tier", "2"),
+    }
+    assert derived.tail == []
+
+
+def test_an_end_alone_still_makes_a_span() -> None:
+    derived = derive("t", [e for e, _ in validate_events([end(CHILD, span_name="late")])], 1)
+    (span,) = rows(SPAN_COLUMNS, derived.spans)
+    assert span["name"] == "late"
+    assert span["start_us"] is None and span["end_us"] == 1_735_689_603_000_000
+    assert span["status_code"] == "OK"
+
+
+def test_llm_calls_and_the_live_tail_summary() -> None:
+    llm = event(
+        "llm_call",
+        CHILD,
+        1,
+        parent_span_id=ROOT,
+        system_metadata={
+            "span_name": "chat",
+            "provider": "anthropic",
+            "request_model": "claude",
+            "response_model": "claude-x",
+            "finish_reasons": ["stop"],
+            "usage": {"input_tokens": 10, "output_tokens": 2.0, "reasoning_tokens": "many"},
+            "tool_call_count": 1,
+        },
+    )
+    derived = derive(
+        "t", [e for e, _ in validate_events([start(CHILD, "chat", ROOT), llm])], 1, tail=True
+    )
+
+    (call,) = rows(LLM_COLUMNS, derived.llm_calls)
+    assert call["provider"] == "anthropic" and call["response_model"] == "claude-x"
+    assert (call["input_tokens"], call["output_tokens"], call["reasoning_tokens"]) == (10, 2, None)
+    assert call["finish_reasons"] == '["stop"]'
+    (message,) = derived.tail
+    (summary,) = message["spans"]
+    assert summary["model"] == "claude-x"
+    assert summary["events"] == ["span_start", "llm_call"]
+    assert summary["end_time"] is None
+
+
+def test_odd_values_never_break_assembly() -> None:
+    weird = start(
+        ROOT,
+        "a\x00b",
+        span_kind="sideways",
+        start_time="yesterday",
+        service_name={"not": "a string"},
+    )
+    weird["user_metadata"] = {"k" * 200: "v", "long": "x" * 300, "ok\x00": "v\x00"}
+    derived = derive(
+        "t", [e for e, _ in validate_events([weird, end(ROOT, duration_ms="slow")])], 1
+    )
+    (span,) = rows(SPAN_COLUMNS, derived.spans)
+    assert span["name"] == "ab"
+    assert span["kind"] == "internal"
+    assert span["start_us"] == 1_735_689_600_000_000  # the event's timestamp
+    assert span["service_name"] is None
+    assert span["duration_ms"] == 3000.0  # from the times: start fell back to the timestamp
+    assert [(r[3], r[4]) for r in derived.metadata] == [("ok", "v")]
