@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from moxtrace.retry import is_retriable_status
+
 __all__ = [
     "AuthenticationError",
     "AuthorizationError",
@@ -201,17 +203,6 @@ _BY_STATUS: dict[int, type[MoxnError]] = {
     422: ValidationError,
     429: RateLimitError,
 }
-
-
-def is_retriable_status(status_code: int) -> bool:
-    """408, 429 and 5xx (but 501 and 505, which will not change): may succeed later.
-
-    >>> [is_retriable_status(s) for s in (408, 429, 503, 501, 404)]
-    [True, True, True, False, False]
-    """
-    if status_code in (408, 429):
-        return True
-    return 500 <= status_code < 600 and status_code not in (501, 505)
 
 
 def error_for_status(

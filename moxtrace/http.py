@@ -31,8 +31,6 @@ import time
 import urllib.parse
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -49,6 +47,7 @@ from moxtrace.errors import (
     MoxnTimeoutError,
     error_for_status,
 )
+from moxtrace.retry import RetryPolicy, parse_retry_after
 from moxtrace.tracing.semconv import (
     ERROR_TYPE,
     HTTP_REQUEST_METHOD,
@@ -80,96 +79,9 @@ SDK_HEADER = "X-Moxn-SDK"
 CLIENT_HEADER = "X-Moxn-Client"
 
 _logger = logging.getLogger("moxtrace.http")
-_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _SUPPRESS_INSTRUMENTATION = otel_context._SUPPRESS_INSTRUMENTATION_KEY
 _SUPPRESS_HTTP = otel_context._SUPPRESS_HTTP_INSTRUMENTATION_KEY
 _LOG_BODY_LIMIT = 2000
-
-
-# -- retry policy ----------------------------------------------------------------------------
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP date.
-
-    ``None`` when absent or unreadable; a date in the past gives 0.
-
-    >>> parse_retry_after("3")
-    3.0
-    >>> parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT",
-    ...                   now=datetime(2015, 10, 21, 7, 27, tzinfo=timezone.utc))
-    60.0
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        # NaN and infinities are not waits a server can mean.
-        if seconds != seconds or seconds in (float("inf"), float("-inf")):
-            return None
-        return max(seconds, 0.0)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    now = now or datetime.now(timezone.utc)
-    return max((when - now).total_seconds(), 0.0)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """When and how long to wait before sending a failed request again.
-
-    The wait after failed attempt ``n`` (from 0) is ``Retry-After`` when the server sent
-    one, else exponential backoff with jitter: uniform in ``[c/2, c]`` where
-    ``c = min(max_backoff, initial_backoff * multiplier**n)``. At most ``max_retries``
-    retries, and none that would start after ``deadline`` seconds from the first attempt.
-
-    >>> policy = RetryPolicy(max_retries=3, initial_backoff=0.5)
-    >>> policy.backoff(2, rand=lambda: 1.0)
-    2.0
-    """
-
-    max_retries: int = 3
-    initial_backoff: float = 0.5
-    max_backoff: float = 8.0
-    multiplier: float = 2.0
-    deadline: float = 60.0
-
-    def backoff(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
-        """The jittered exponential wait after failed attempt ``attempt`` (0 for the first)."""
-        ceiling = min(self.max_backoff, self.initial_backoff * self.multiplier ** min(attempt, 64))
-        return ceiling / 2 + ceiling / 2 * rand()
-
-    @staticmethod
-    def may_resend(method: str, idempotency_key: str | None) -> bool:
-        """Whether a request may be sent twice: idempotent methods, or with a key."""
-        return method.upper() in _IDEMPOTENT_METHODS or bool(idempotency_key)
-
-    def delay(
-        self,
-        attempt: int,
-        error: MoxnError,
-        remaining: float,
-        rand: Callable[[], float] = random.random,
-    ) -> float | None:
-        """Seconds to wait before retrying after ``error``, or ``None`` to give up.
-
-        ``attempt`` counts failed attempts so far minus one; ``remaining`` is the time left
-        before the deadline. A wait that would end at or past the deadline is not started.
-        """
-        if attempt >= self.max_retries or not error.retriable:
-            return None
-        wait = error.retry_after if error.retry_after is not None else self.backoff(attempt, rand)
-        if wait >= remaining:
-            return None
-        return wait
 
 
 # -- requests and steps ------------------------------------------------------------------------
@@ -360,7 +272,13 @@ class TransportCore:
                 else:  # pragma: no cover - a driver bug
                     raise TypeError(f"Send step resumed with {outcome!r}")
                 wait = (
-                    self.policy.delay(attempt, error, deadline - self._clock(), self._rand)
+                    self.policy.delay(
+                        attempt,
+                        error.retry_after,
+                        deadline - self._clock(),
+                        self._rand,
+                        retriable=error.retriable,
+                    )
                     if resend
                     else None
                 )

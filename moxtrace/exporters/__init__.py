@@ -7,11 +7,11 @@ destinations; ``span_to_events`` is the span-to-events mapping the server shares
 
 from __future__ import annotations
 
-from moxtrace.exporters._retry import RetryPolicy
 from moxtrace.exporters._stats import ExportStats
 from moxtrace.exporters.content import WithoutContent
 from moxtrace.exporters.events import span_to_events, span_to_wire
 from moxtrace.exporters.moxn import MoxnSpanExporter
+from moxtrace.retry import RetryPolicy
 
 __all__ = [
     "ExportStats",

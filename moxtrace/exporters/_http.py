@@ -40,7 +40,7 @@ from moxtrace.exporters._errors import (
     RetriableError,
     RouteMissing,
 )
-from moxtrace.exporters._retry import is_retriable_status, parse_retry_after
+from moxtrace.retry import is_retriable_status, parse_retry_after
 
 __all__ = ["CONTENT_INLINE_LIMIT", "IDEMPOTENCY_HEADER", "IngestClient", "suppressed"]
 

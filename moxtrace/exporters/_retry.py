@@ -14,16 +14,18 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 from moxtrace.exporters._batch import EventBatch, Outcome
 from moxtrace.exporters._errors import DeliveryError
 from moxtrace.exporters._stats import ExportCounters
+from moxtrace.retry import RetryPolicy
 
-__all__ = ["BatchSender", "RetryPolicy", "Retrying", "is_retriable_status", "parse_retry_after"]
+EXPORT_RETRY_POLICY = RetryPolicy(max_retries=None, max_backoff=10.0, retry_after_jitter=0.5)
+"""The exporter's: as many retries as the batch's deadline allows; waits the server asked
+for are stretched by up to half so that throttled clients do not return all at once."""
+
+__all__ = ["EXPORT_RETRY_POLICY", "BatchSender", "Retrying"]
 
 _logger = logging.getLogger("moxtrace.exporters")
 
@@ -36,89 +38,6 @@ class BatchSender(Protocol):
     """
 
     def send(self, batch: EventBatch, deadline: float) -> Outcome: ...
-
-
-def is_retriable_status(status_code: int) -> bool:
-    """408, 429 and 5xx: the same request may succeed later."""
-    return status_code in (408, 429) or 500 <= status_code < 600
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: delay-seconds or an HTTP-date.
-
-    ``None`` when absent or unreadable; a date in the past gives 0.
-
-    >>> parse_retry_after("3")
-    3.0
-    >>> parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=datetime(2015, 10, 21, 7, 27,
-    ...     tzinfo=timezone.utc))
-    60.0
-    """
-    if value is None:
-        return None
-    value = value.strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return max(seconds, 0.0) if seconds == seconds else None  # NaN is unreadable
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    now = now or datetime.now(timezone.utc)
-    return max((when - now).total_seconds(), 0.0)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter, capped; ``Retry-After`` wins when given.
-
-    The n-th wait (n from 0) is uniform in ``[0, min(max_backoff,
-    initial_backoff * multiplier**n)]``.
-    """
-
-    initial_backoff: float = 0.5
-    max_backoff: float = 10.0
-    multiplier: float = 2.0
-    retry_after_jitter: float = 0.5
-    """A wait the server asked for is stretched by up to this fraction, at random, so
-    that clients told the same moment do not all return at once."""
-
-    def backoff(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
-        """The wait after failed attempt number ``attempt`` (0 for the first)."""
-        ceiling = min(self.max_backoff, self.initial_backoff * self.multiplier ** min(attempt, 64))
-        return ceiling * rand()
-
-    def delay(
-        self,
-        attempt: int,
-        retry_after: float | None,
-        remaining: float,
-        rand: Callable[[], float] = random.random,
-    ) -> float | None:
-        """Seconds to wait before trying again, or ``None`` to give up now.
-
-        With ``retry_after``, never less than it (plus jitter, kept before the deadline).
-        Gives up when the wait would end at or after the deadline (``remaining``
-        seconds away): an attempt needs time too.
-        """
-        if retry_after is not None:
-            if retry_after >= remaining:
-                return None
-            stretched = retry_after * (1 + self.retry_after_jitter * rand())
-            return min(stretched, (retry_after + remaining) / 2)
-        wait = self.backoff(attempt, rand)
-        if wait >= remaining:
-            return None
-        return wait
 
 
 class Retrying:
@@ -142,7 +61,7 @@ class Retrying:
     ) -> None:
         self._inner = inner
         self._counters = counters
-        self.policy = policy or RetryPolicy()
+        self.policy = policy or EXPORT_RETRY_POLICY
         self._stop = stop or threading.Event()
         self._clock = clock
         self._rand = rand

@@ -29,11 +29,12 @@ from moxtrace._ratelimit import RateLimitedLogger
 from moxtrace.exporters._batch import EventBatch, Outcome
 from moxtrace.exporters._errors import DeliveryError
 from moxtrace.exporters._http import IngestClient
-from moxtrace.exporters._retry import BatchSender, Retrying, RetryPolicy
+from moxtrace.exporters._retry import BatchSender, Retrying
 from moxtrace.exporters._split import SplitOnTooLarge
 from moxtrace.exporters._spool import DiskSpool, Spooling
 from moxtrace.exporters._stats import ExportCounters, ExportStats
 from moxtrace.exporters.events import span_to_wire
+from moxtrace.retry import RetryPolicy
 from moxtrace.settings import Settings
 
 __all__ = ["MoxnSpanExporter"]

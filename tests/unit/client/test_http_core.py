@@ -348,24 +348,6 @@ def test_post_with_a_key_is_retried_with_the_same_key(
 
 
 # -- the policy alone ---------------------------------------------------------------------------
-def test_backoff_is_jittered_within_half_to_full_ceiling() -> None:
-    policy = RetryPolicy(initial_backoff=0.5, max_backoff=4.0, multiplier=2.0)
-    assert [policy.backoff(n, rand=lambda: 0.0) for n in range(5)] == [0.25, 0.5, 1.0, 2.0, 2.0]
-    assert [policy.backoff(n, rand=lambda: 1.0) for n in range(5)] == [0.5, 1.0, 2.0, 4.0, 4.0]
-    assert policy.backoff(10_000, rand=lambda: 1.0) == 4.0  # no overflow
-
-
-def test_policy_gives_up_on_non_retriable_errors() -> None:
-    policy = RetryPolicy()
-    assert policy.delay(0, NotFoundError(None, "x", status_code=404), 60.0) is None
-    assert policy.delay(0, ServerError(None, "x", status_code=503, retry_after=1.0), 60.0) == 1.0
-    assert RetryPolicy.may_resend("GET", None)
-    assert RetryPolicy.may_resend("DELETE", None)
-    assert not RetryPolicy.may_resend("POST", None)
-    assert not RetryPolicy.may_resend("PATCH", "")
-    assert RetryPolicy.may_resend("PATCH", "k")
-
-
 @pytest.mark.parametrize(
     ("value", "expected"),
     [

@@ -1,9 +1,8 @@
-"""The retry policy (I/O-free) and the ``Retrying`` wrapper, with a fake clock."""
+"""The exporter's ``Retrying`` wrapper, with a fake clock (the policy: tests/unit/test_retry.py)."""
 
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
 
 import pytest
 
@@ -14,88 +13,10 @@ from moxtrace.exporters._errors import (
     PermanentError,
     RetriableError,
 )
-from moxtrace.exporters._retry import (
-    Retrying,
-    RetryPolicy,
-    is_retriable_status,
-    parse_retry_after,
-)
+from moxtrace.exporters._retry import EXPORT_RETRY_POLICY, Retrying
 from moxtrace.exporters._stats import ExportCounters
+from moxtrace.retry import RetryPolicy
 from tests.unit.exporters.factories import batch_of
-
-
-@pytest.mark.parametrize(
-    ("status", "retriable"),
-    [
-        (408, True),
-        (429, True),
-        (500, True),
-        (502, True),
-        (503, True),
-        (504, True),
-        (599, True),
-        (400, False),
-        (401, False),
-        (403, False),
-        (404, False),
-        (409, False),
-        (413, False),
-        (422, False),
-    ],
-)
-def test_retriable_statuses(status: int, retriable: bool) -> None:
-    assert is_retriable_status(status) is retriable
-
-
-NOW = datetime(2015, 10, 21, 7, 27, 0, tzinfo=timezone.utc)
-
-
-@pytest.mark.parametrize(
-    ("header", "seconds"),
-    [
-        ("3", 3.0),
-        ("0", 0.0),
-        (" 12 ", 12.0),
-        ("1.5", 1.5),
-        ("-4", 0.0),
-        ("Wed, 21 Oct 2015 07:28:00 GMT", 60.0),
-        ("Wednesday, 21-Oct-15 07:27:30 GMT", 30.0),
-        ("Wed, 21 Oct 2015 07:00:00 GMT", 0.0),
-        ("soon", None),
-        ("", None),
-        (None, None),
-        ("nan", None),
-    ],
-)
-def test_parse_retry_after(header: str | None, seconds: float | None) -> None:
-    assert parse_retry_after(header, now=NOW) == seconds
-
-
-def test_backoff_is_exponential_capped_with_full_jitter() -> None:
-    policy = RetryPolicy(initial_backoff=0.5, max_backoff=10.0, multiplier=2.0)
-    ceilings = [policy.backoff(n, rand=lambda: 1.0) for n in range(7)]
-    assert ceilings == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
-    assert [policy.backoff(n, rand=lambda: 0.0) for n in range(7)] == [0.0] * 7
-    assert policy.backoff(3, rand=lambda: 0.25) == 1.0
-    assert policy.backoff(10_000, rand=lambda: 1.0) == 10.0  # no overflow
-
-
-def test_delay_honours_retry_after_and_the_deadline() -> None:
-    policy = RetryPolicy(initial_backoff=1.0, retry_after_jitter=0.5)
-    assert policy.delay(0, None, remaining=30, rand=lambda: 0.5) == 0.5
-    # Retry-After wins over backoff, never shortened, stretched by up to half.
-    assert policy.delay(0, 7.0, remaining=30, rand=lambda: 0.0) == 7.0
-    assert policy.delay(0, 7.0, remaining=30, rand=lambda: 1.0) == 10.5
-    assert policy.delay(5, 0.0, remaining=30, rand=lambda: 1.0) == 0.0
-    # Jitter never pushes the wait to the deadline; Retry-After at the deadline gives up.
-    assert policy.delay(0, 7.0, remaining=8, rand=lambda: 1.0) == 7.5
-    assert policy.delay(0, 30.0, remaining=30) is None
-    assert policy.delay(4, None, remaining=2.0, rand=lambda: 0.9) is None
-
-
-def test_retry_after_without_jitter_is_exact() -> None:
-    policy = RetryPolicy(retry_after_jitter=0.0)
-    assert policy.delay(3, 2.0, remaining=30, rand=lambda: 1.0) == 2.0
 
 
 class FakeClock:
@@ -133,7 +54,7 @@ def retrying(
     r = Retrying(
         inner,
         counters,
-        RetryPolicy(initial_backoff=1.0, max_backoff=8.0),
+        RetryPolicy(max_retries=None, initial_backoff=1.0, max_backoff=8.0, retry_after_jitter=0.5),
         clock=clock,
         rand=lambda: 1.0,
         wait=clock.wait,
@@ -236,3 +157,9 @@ def test_real_waits_use_the_stop_event() -> None:
     finally:
         timer.cancel()
     assert len(inner.seen) == 1
+
+
+def test_the_exporter_retries_until_its_deadline_not_a_count() -> None:
+    assert EXPORT_RETRY_POLICY.max_retries is None
+    assert EXPORT_RETRY_POLICY.delay(50, None, remaining=30, rand=lambda: 0.0) == 5.0
+    assert EXPORT_RETRY_POLICY.delay(0, 7.0, remaining=30, rand=lambda: 1.0) == 10.5
