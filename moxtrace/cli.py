@@ -166,7 +166,8 @@ def _settings(args: argparse.Namespace, fields: Sequence[str]) -> Any:
     try:
         return ServerSettings(**given)
     except ValueError as exc:
-        raise SystemExit(f"moxtrace: invalid option: {exc}") from None
+        print(f"moxtrace: invalid option: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

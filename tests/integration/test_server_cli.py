@@ -79,7 +79,7 @@ def test_bad_options_fail_with_a_message(tmp_path: Path) -> None:
         "postgresql+asyncpg://nobody@127.0.0.1:1/none",
     )
 
-    assert bad_value.returncode != 0
+    assert bad_value.returncode == 2
     assert "max_body_bytes" in bad_value.stderr
     assert bad_tenant.returncode == 2
     assert "invalid tenant" in bad_tenant.stderr
