@@ -23,6 +23,7 @@ from moxtrace.session.rendered import RenderedPrompt
 from moxtrace.session.request import RequestSettings, resolve_settings
 from moxtrace.session.stream import StreamAccumulator
 from moxtrace.tracing.identity import MoxnIdentity
+from moxtrace.tracing.invocation import mark_invocation
 from moxtrace.types.blocks import ContentBlock, TextContent, ToolResult, Variable
 from moxtrace.types.content import Author, MessageRole, Provider
 from moxtrace.types.prompt import Message, PromptTemplate
@@ -43,7 +44,9 @@ class PromptSession:
 
     The session has an id of its own (``moxn.session.id`` on its spans) and knows the
     prompt version it came from, so spans and LLM events it produces carry the prompt,
-    task and branch or commit without being told.
+    task and branch or commit without being told. The message list of every invocation it
+    builds carries that identity too (``moxtrace.tracing.invocation``), so an instrumented
+    SDK call made with it is attributed to the prompt (docs/instrumentation.md).
 
     >>> session = PromptSession(prompt, {"query": "Where is my order?"})
     >>> response = anthropic_client.messages.create(**session.to_anthropic_invocation())
@@ -259,7 +262,8 @@ class PromptSession:
         invocation = anthropic.build_invocation(
             self.render(), settings, structured_output=structured_output
         )
-        return _merge(invocation, extra, merge_keys=("extra_body", "extra_headers"))
+        invocation = _merge(invocation, extra, merge_keys=("extra_body", "extra_headers"))
+        return mark_invocation(invocation, "messages", self.identity)
 
     def to_openai_chat_invocation(
         self,
@@ -296,7 +300,8 @@ class PromptSession:
             system_role=system_role,
             stream=bool(extra.get("stream")),
         )
-        return _merge(invocation, extra, merge_keys=("extra_body", "extra_headers"))
+        invocation = _merge(invocation, extra, merge_keys=("extra_body", "extra_headers"))
+        return mark_invocation(invocation, "messages", self.identity)
 
     def to_openai_responses_invocation(
         self,
@@ -323,7 +328,8 @@ class PromptSession:
             tool_choice=tool_choice,
         )
         invocation = openai_responses.build_invocation(self.render(), settings)
-        return _merge(invocation, extra, merge_keys=("extra_body", "extra_headers", "text"))
+        invocation = _merge(invocation, extra, merge_keys=("extra_body", "extra_headers", "text"))
+        return mark_invocation(invocation, "input", self.identity)
 
     def to_google_invocation(
         self,
@@ -362,7 +368,7 @@ class PromptSession:
                 invocation[key] = value
             else:
                 config[key] = value
-        return invocation
+        return mark_invocation(invocation, "contents", self.identity)
 
     def to_invocation(self, provider: Provider | None = None, **kwargs: Any) -> dict[str, Any]:
         """The invocation for ``provider`` (by default the prompt's configured one).

@@ -30,6 +30,7 @@ from moxtrace.tracing.attributes import metadata_attributes
 from moxtrace.tracing.events import llm_event_attributes
 from moxtrace.tracing.identity import EMPTY_IDENTITY, MoxnIdentity
 from moxtrace.tracing.propagation import context_from_carrier
+from moxtrace.tracing.recorded import was_recorded
 from moxtrace.tracing.runtime import TracingRuntime
 from moxtrace.tracing.scope import SCOPE_KEY, Scope, current_scope
 from moxtrace.types.carrier import MoxnTraceCarrier
@@ -249,15 +250,22 @@ def record_llm_event(runtime: TracingRuntime, event: LLMEvent) -> None:
     The first call inside ``client.span()`` is recorded on that span. A second call in
     the same span, or a call outside any moxtrace span, gets a CLIENT span
     ``chat {model}`` of its own (a child of whatever is current), so no call overwrites
-    another.
+    another. A call the provider SDK instrumentation already recorded (same response id,
+    same trace) is not recorded again.
     """
     if runtime.disabled:
         return
     try:
+        current = trace.get_current_span()
+        if was_recorded(current.get_span_context().trace_id, event.response.response_id):
+            _logger.debug(
+                "moxtrace: response %s was recorded by the SDK instrumentation; skipped",
+                event.response.response_id,
+            )
+            return
         attrs, _ = llm_event_attributes(
             event, runtime.content_capture, runtime.max_attribute_length
         )
-        current = trace.get_current_span()
         scope = current_scope()
         if (
             scope is not None
