@@ -128,7 +128,6 @@ _ERROR = TelemetryEventType.SPAN_ERROR
 _LLM = TelemetryEventType.LLM_CALL
 _MAX_META_KEY = 128
 _MAX_META_VALUE = 256
-_OPTIONS = orjson.OPT_NON_STR_KEYS
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _COLUMN_FIELDS = frozenset(
     {
@@ -147,7 +146,7 @@ _COLUMN_FIELDS = frozenset(
 def dumps(value: Any) -> str:
     """Compact JSON text (``ValueError`` for what JSON cannot hold)."""
     try:
-        return orjson.dumps(value, option=_OPTIONS).decode()
+        return orjson.dumps(value).decode()
     except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
         raise ValueError(str(exc)) from None
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import Connection, insert, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from moxtrace.server.store import schema
@@ -55,10 +55,41 @@ async def _pending_batches(conn: AsyncConnection) -> None:
     await conn.run_sync(lambda sync: schema.metadata.create_all(sync, tables=tables))
 
 
+async def _lean_indexes(conn: AsyncConnection) -> None:
+    # Indexes the trace filters use (partial ones on spans; span_metadata keyed by key and
+    # value), in place of ones they did not. Databases created after this change already
+    # have the new shape: every step checks first.
+    def apply(sync: Connection) -> None:
+        for old in ("ix_spans_prompt", "ix_spans_task", "ix_span_metadata_kv"):
+            sync.execute(text(f"DROP INDEX IF EXISTS {old}"))
+        for index in schema.spans.indexes:
+            index.create(sync, checkfirst=True)
+        key = inspect(sync).get_pk_constraint("span_metadata")["constrained_columns"]
+        if key[:3] != ["tenant", "key", "value"]:
+            sync.execute(text("ALTER TABLE span_metadata RENAME TO span_metadata_old"))
+            if sync.dialect.name == "postgresql":
+                sync.execute(
+                    text(
+                        "ALTER TABLE span_metadata_old RENAME CONSTRAINT pk_span_metadata TO pk_old"
+                    )
+                )
+            schema.span_metadata.create(sync)
+            sync.execute(
+                text(
+                    "INSERT INTO span_metadata (tenant, trace_id, span_id, key, value) "
+                    "SELECT tenant, trace_id, span_id, key, value FROM span_metadata_old"
+                )
+            )
+            sync.execute(text("DROP TABLE span_metadata_old"))
+
+    await conn.run_sync(apply)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "telemetry, traces and api keys", _initial),
     Migration(2, "prompt registry", _registry),
     Migration(3, "pending batches of the indexer", _pending_batches),
+    Migration(4, "indexes for the trace filters", _lean_indexes),
 )
 """Every migration, in order."""
 

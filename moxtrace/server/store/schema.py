@@ -36,6 +36,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 __all__ = [
@@ -135,8 +136,23 @@ spans = Table(
     Column("user_metadata", Text, nullable=True),
     Column("updated_us", BigInteger, nullable=False),
     PrimaryKeyConstraint("tenant", "trace_id", "span_id", name="pk_spans"),
-    Index("ix_spans_prompt", "tenant", "prompt_id"),
-    Index("ix_spans_task", "tenant", "task_id"),
+    # Partial: most spans have no prompt or task, and pay nothing for these.
+    Index(
+        "ix_spans_prompt_trace",
+        "tenant",
+        "prompt_id",
+        "trace_id",
+        sqlite_where=text("prompt_id IS NOT NULL"),
+        postgresql_where=text("prompt_id IS NOT NULL"),
+    ),
+    Index(
+        "ix_spans_task_trace",
+        "tenant",
+        "task_id",
+        "trace_id",
+        sqlite_where=text("task_id IS NOT NULL"),
+        postgresql_where=text("task_id IS NOT NULL"),
+    ),
 )
 
 llm_calls = Table(
@@ -186,8 +202,10 @@ span_metadata = Table(
     Column("span_id", String(16), nullable=False),
     Column("key", String(128), nullable=False),
     Column("value", String(256), nullable=False),
-    PrimaryKeyConstraint("tenant", "trace_id", "span_id", "key", name="pk_span_metadata"),
-    Index("ix_span_metadata_kv", "tenant", "key", "value"),
+    # One B-tree, in the order the metadata.<key>=<value> filter reads it.
+    PrimaryKeyConstraint(
+        "tenant", "key", "value", "trace_id", "span_id", name="pk_span_metadata_kv"
+    ),
 )
 
 pending_batches = Table(

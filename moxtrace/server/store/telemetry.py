@@ -49,7 +49,7 @@ _BODY = EVENT_COLUMNS.index("body")
 def _json_rows(rows: list[tuple[Any, ...]]) -> str:
     # A JSON object inside a row (an event's body) comes out of ``value ->> i`` as its JSON
     # text: SQLite encodes it, outside the GIL.
-    return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()
+    return orjson.dumps(rows).decode()
 
 
 @dataclass
@@ -100,7 +100,9 @@ class TelemetryStore:
             schema.llm_calls, LLM_COLUMNS, ("tenant", "trace_id", "span_id", "sequence_number")
         )
         self._insert_metadata = sql.insert_rows(
-            schema.span_metadata, METADATA_COLUMNS, ("tenant", "trace_id", "span_id", "key")
+            schema.span_metadata,
+            METADATA_COLUMNS,
+            ("tenant", "key", "value", "trace_id", "span_id"),
         )
         self._upsert_traces = sql.insert_rows(
             traces,

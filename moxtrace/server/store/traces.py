@@ -134,9 +134,17 @@ class TraceQueries:
         if filters.service_name is not None:
             query = query.where(t.service_name == filters.service_name)
         if filters.prompt_id is not None:
-            query = query.where(exists().where(same_trace, s.prompt_id == filters.prompt_id))
+            query = query.where(
+                t.trace_id.in_(
+                    select(s.trace_id).where(s.tenant == tenant, s.prompt_id == filters.prompt_id)
+                )
+            )
         if filters.task_id is not None:
-            query = query.where(exists().where(same_trace, s.task_id == filters.task_id))
+            query = query.where(
+                t.trace_id.in_(
+                    select(s.trace_id).where(s.tenant == tenant, s.task_id == filters.task_id)
+                )
+            )
         if filters.status == "error":
             query = query.where(exists().where(same_trace, s.status_code == "ERROR"))
         elif filters.status == "ok":
@@ -144,8 +152,8 @@ class TraceQueries:
         m = schema.span_metadata.c
         for key, value in filters.metadata:
             query = query.where(
-                exists().where(
-                    m.tenant == t.tenant, m.trace_id == t.trace_id, m.key == key, m.value == value
+                t.trace_id.in_(
+                    select(m.trace_id).where(m.tenant == tenant, m.key == key, m.value == value)
                 )
             )
         if filters.cursor is not None:
