@@ -1,4 +1,4 @@
-"""The ``moxtrace`` command: ``serve``, ``keys`` and ``tail``.
+"""The ``moxtrace`` command: ``serve``, ``keys``, ``tail`` and ``demo``.
 
 Each subcommand imports what it needs only when it runs, so ``moxtrace --help`` is quick
 and ``moxtrace tail`` works without the server extra. Options of ``serve`` and ``keys``
@@ -261,6 +261,29 @@ def _cmd_tail(args: argparse.Namespace) -> int:
         return 130
 
 
+def _kafka_address(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
+    return value
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from moxtrace.demo import DemoOptions, run_demo
+
+    options = DemoOptions(
+        data_dir=Path(args.data_dir) if args.data_dir else None,
+        port=args.port,
+        kafka=args.kafka,
+        keep_running=args.keep_running,
+        latency=args.latency,
+        ascii=args.ascii,
+    )
+    return run_demo(options)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``moxtrace`` command."""
     parser = argparse.ArgumentParser(
@@ -347,6 +370,49 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tail.add_argument("--no-reconnect", action="store_true", help="exit when the connection drops")
     tail.set_defaults(func=_cmd_tail)
+
+    demo = commands.add_parser(
+        "demo",
+        help="see it all work: a traced support bot on a local server, and the trace viewer",
+        description="Start moxtrace serve on 127.0.0.1 (SQLite), create an API key, publish "
+        "a task with two prompts to its registry and commit it, then run a small "
+        "customer-support bot: sessions rendered from typed data, LLM calls answered by a "
+        "built-in stand-in model (no network, no provider key), a tool call, a provider "
+        "error, and a background worker that continues each trace. Prints every trace as "
+        "a tree and the trace viewer's URL, then stops the server (unless --keep-running). "
+        "Exits 1 if a step fails. See docs/demo.md.",
+    )
+    demo.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="keep the database and the demo's API key (DIR/demo-api-key) here; "
+        "`moxtrace serve --data-dir DIR` serves them again (default: a temporary directory, "
+        "removed at the end)",
+    )
+    demo.add_argument(
+        "--port", type=int, default=0, metavar="PORT", help="server port (default: a free one)"
+    )
+    demo.add_argument(
+        "--kafka",
+        type=_kafka_address,
+        metavar="HOST:PORT",
+        help="hand jobs to the worker through this Kafka broker (a topic created for the run "
+        "and deleted after) instead of an in-process queue; needs moxtrace[kafka]",
+    )
+    demo.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="leave the server up to browse the traces in the viewer; Ctrl-C stops it",
+    )
+    demo.add_argument(
+        "--latency",
+        type=float,
+        default=1.0,
+        metavar="SCALE",
+        help="scale of the stand-in model's simulated response times (default 1; 0: instant)",
+    )
+    demo.add_argument("--ascii", action="store_true", help="draw with ASCII characters only")
+    demo.set_defaults(func=_cmd_demo)
     return parser
 
 
