@@ -94,8 +94,23 @@ class CollectorPlugin:
             raise ValueError(f"plugin {self.name!r} takes no options, got {sorted(options)}")
 
     def process(self, spans: list[ReadableSpan]) -> list[ReadableSpan]:
-        """The spans to pass on, for ``spans`` (which the plugin may not keep mutating)."""
+        """The spans to pass on, for ``spans`` (which the plugin may not keep mutating).
+
+        Also called with an empty list on a timer (``PluginChain.poll``), so a plugin
+        that holds spans can release what is due when no new spans come.
+        """
         return spans
+
+    def holds(self, trace_id: int, span_id: int) -> bool:
+        """Whether the plugin is holding this span back, to return it from a later call.
+
+        A plugin that holds spans (tail sampling) answers True from the ``process`` call
+        that kept the span until the one that returns or drops it. ``moxtrace collector``
+        commits a Kafka record only when each of its spans was delivered or dropped, so
+        a held span is read again after a crash rather than lost; a plugin that holds
+        spans without saying so makes them at-most-once.
+        """
+        return False
 
     def flush(self) -> list[ReadableSpan]:
         """Spans held back so far, released now (at shutdown, or a sink flush)."""
@@ -124,6 +139,30 @@ class PluginChain:
 
     def process(self, spans: list[ReadableSpan]) -> list[ReadableSpan]:
         return self._run(0, list(spans))
+
+    def poll(self) -> list[ReadableSpan]:
+        """Spans the plugins release without new input: each plugin's ``process([])``,
+        passed through the plugins after it (a timer tick for plugins that hold spans)."""
+        out: list[ReadableSpan] = []
+        for index, plugin in enumerate(self.plugins):
+            try:
+                released = plugin.process([])
+            except Exception:
+                _logger.exception("moxtrace: plugin %r failed on a timer tick", plugin.name)
+                continue
+            if released:
+                out.extend(self._run(index + 1, released))
+        return out
+
+    def holds(self, trace_id: int, span_id: int) -> bool:
+        """Whether some plugin is holding the span back (``CollectorPlugin.holds``)."""
+        for plugin in self.plugins:
+            try:
+                if plugin.holds(trace_id, span_id):
+                    return True
+            except Exception:
+                _logger.exception("moxtrace: plugin %r failed to answer holds()", plugin.name)
+        return False
 
     def flush(self) -> list[ReadableSpan]:
         """Held spans of every plugin, each passed through the plugins after it."""
