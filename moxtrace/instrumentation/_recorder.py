@@ -1,0 +1,332 @@
+"""One instrumented SDK call on a GenAI CLIENT span: start, then finish, stream or fail.
+
+``Recorder.start`` runs before the SDK method: it picks the span the call is recorded on
+and the context the method runs in. Usually that is a new CLIENT span ``chat {model}``
+carrying the Moxn identity (from the invocation's marked messages, else from the current
+moxtrace scope) and the request attributes. When another instrumentation's GenAI span is
+already open around the call (``opentelemetry-instrumentation-openai-v2`` and the like,
+which wrap the same method outside moxtrace), the call is recorded into that span
+instead: one span per call. The context also marks the call as in flight, which keeps an
+SDK's own call span (Anthropic's) and nested instrumented calls from recording it again.
+
+``LLMCall.finish`` parses the response with the provider's parser
+(``moxtrace.session.providers``) and maps it with ``llm_event_attributes``: the one
+mapping from an LLM call to span attributes. Nothing here raises into the application:
+a failure to record is logged (rate-limited) and the SDK's result is returned as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation import _SPAN_KEY
+from opentelemetry.util.types import AttributeValue
+
+from moxtrace._ratelimit import RateLimitedLogger
+from moxtrace.instrumentation._content import guard_exporters
+from moxtrace.instrumentation._endpoints import Endpoint
+from moxtrace.instrumentation._request import EMPTY_CONTENT, Request
+from moxtrace.session.providers import parse_response, stream_accumulator
+from moxtrace.session.stream import StreamAccumulator
+from moxtrace.tracing import semconv
+from moxtrace.tracing.content import ContentCapture
+from moxtrace.tracing.events import llm_event_attributes
+from moxtrace.tracing.identity import MoxnIdentity
+from moxtrace.tracing.invocation import invocation_identity
+from moxtrace.tracing.recorded import mark_recorded
+from moxtrace.tracing.runtime import TracingRuntime
+from moxtrace.tracing.scope import current_identity
+from moxtrace.types.telemetry import LLMEvent, ParsedResponse
+
+__all__ = ["ACTIVE_KEY", "LLMCall", "Recorder", "call_in_flight"]
+
+_logger = logging.getLogger("moxtrace.instrumentation")
+_warn = RateLimitedLogger(_logger)
+
+ACTIVE_KEY = otel_context.create_key("moxtrace-llm-call")
+"""Set in the context an instrumented SDK method runs in."""
+
+_GENAI_MARKERS = (semconv.GEN_AI_OPERATION_NAME, "gen_ai.system")
+
+
+def call_in_flight(context: Context | None = None) -> bool:
+    """Whether an instrumented SDK call is running in the current (or given) context."""
+    return otel_context.get_value(ACTIVE_KEY, context) is not None
+
+
+def _open_genai_span(span: Span) -> bool:
+    """Whether ``span`` is a recording GenAI CLIENT span (another instrumentation's call)."""
+    if not isinstance(span, ReadableSpan) or span.kind is not SpanKind.CLIENT:
+        return False
+    if not span.is_recording():
+        return False
+    attributes = span.attributes
+    return attributes is not None and any(name in attributes for name in _GENAI_MARKERS)
+
+
+class Recorder:
+    """Where instrumented calls are recorded: a tracing runtime (its tracer and attribute
+    size limit) and the content policy.
+
+    ``guard``: the runtime's provider is not one moxtrace assembled, so the default content
+    policy needs ``guard_exporters`` before content is recorded (checked on first use,
+    when the global provider has been set).
+    """
+
+    def __init__(self, runtime: TracingRuntime, *, capture: ContentCapture, guard: bool) -> None:
+        self.runtime = runtime
+        self._capture: ContentCapture | None = (
+            None if guard and capture is ContentCapture.MOXN else capture
+        )
+
+    @property
+    def content_capture(self) -> ContentCapture:
+        """The content policy in force for instrumented calls."""
+        capture = self._capture
+        if capture is not None:
+            return capture
+        provider = self.runtime.provider
+        if provider is None or isinstance(provider, trace.ProxyTracerProvider):
+            provider = trace.get_tracer_provider()
+        if isinstance(provider, trace.ProxyTracerProvider):
+            return ContentCapture.NONE  # nothing is recorded yet: decide once there is a provider
+        capture = ContentCapture.MOXN if guard_exporters(provider) else ContentCapture.NONE
+        self._capture = capture
+        return capture
+
+    def start(self, endpoint: Endpoint, instance: Any, kwargs: Mapping[str, Any]) -> LLMCall | None:
+        """The call about to be made, or None to let it through unrecorded."""
+        runtime = self.runtime
+        if runtime.disabled:
+            return None
+        try:
+            parent = otel_context.get_current()
+            if parent.get(_SUPPRESS_INSTRUMENTATION_KEY) or parent.get(ACTIVE_KEY) is not None:
+                return None
+            request = endpoint.read_request(kwargs)
+            provider = endpoint.provider_of(instance)
+            identity = invocation_identity(kwargs.get(endpoint.conversation)) or current_identity(
+                parent
+            )
+            current = trace.get_current_span(parent)
+            values = dict(parent)
+            if _open_genai_span(current):
+                span, owned = current, False
+                if identity:
+                    span.set_attributes(identity.attributes)
+            else:
+                attributes: dict[str, AttributeValue] = {
+                    semconv.GEN_AI_OPERATION_NAME: semconv.OPERATION_CHAT,
+                    semconv.GEN_AI_PROVIDER_NAME: semconv.PROVIDER_NAMES[provider],
+                }
+                if identity:
+                    attributes.update(identity.attributes)
+                if request.model:
+                    attributes[semconv.GEN_AI_REQUEST_MODEL] = request.model
+                span = runtime.tracer.start_span(
+                    f"chat {request.model}" if request.model else "chat",
+                    context=parent,
+                    kind=SpanKind.CLIENT,
+                    attributes=attributes,
+                )
+                owned = True
+                values[_SPAN_KEY] = span
+            values[ACTIVE_KEY] = span
+            trace_id = current.get_span_context().trace_id
+            return LLMCall(
+                self,
+                endpoint,
+                provider,
+                request,
+                identity,
+                kwargs,
+                span,
+                owned,
+                Context(values),
+                trace_id,
+            )
+        except Exception:
+            _logger.debug(
+                "moxtrace: starting the span of %s failed", endpoint.qualname, exc_info=True
+            )
+            _warn.error("start", "moxtrace: could not record an LLM call; it was let through")
+            return None
+
+
+class LLMCall:
+    """An SDK call in flight, and the span it is recorded on (its own, or another
+    instrumentation's: then it is not ended here)."""
+
+    __slots__ = (
+        "context",
+        "done",
+        "endpoint",
+        "identity",
+        "kwargs",
+        "owned",
+        "provider",
+        "recorder",
+        "request",
+        "span",
+        "started",
+        "trace_id",
+    )
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        endpoint: Endpoint,
+        provider: Any,
+        request: Request,
+        identity: MoxnIdentity | None,
+        kwargs: Mapping[str, Any],
+        span: Span,
+        owned: bool,
+        context: Context,
+        trace_id: int,
+    ) -> None:
+        self.recorder = recorder
+        self.endpoint = endpoint
+        self.provider = provider
+        self.request = request
+        self.identity = identity
+        self.kwargs = kwargs
+        self.span = span
+        self.owned = owned
+        self.context = context
+        self.trace_id = trace_id
+        self.started = time.perf_counter()
+        self.done = False
+
+    @property
+    def streams(self) -> bool:
+        """Whether the call returns a stream."""
+        return self.endpoint.streams or self.request.stream
+
+    # -- outcomes ---------------------------------------------------------------------
+    def finish(self, result: Any) -> Any:
+        """Record a returned response; for a stream, the object to hand the application
+        (the stream, wrapped). Returns ``result`` itself if anything goes wrong."""
+        try:
+            if self.streams:
+                if _raw_response(result):
+                    self.end(None)
+                    return result
+                from moxtrace.instrumentation._stream import wrap_stream
+
+                return wrap_stream(result, self, self.accumulator())
+            response = result.parse() if _raw_response(result) else result
+            parsed = parse_response(response, self.provider)
+        except Exception:
+            _logger.debug(
+                "moxtrace: reading the response of %s failed", self.endpoint.qualname, exc_info=True
+            )
+            _warn.warning(
+                "response", "moxtrace: could not read an LLM response; recorded without it"
+            )
+            parsed = None
+        self.end(parsed)
+        return result
+
+    def accumulator(self) -> StreamAccumulator | None:
+        """A stream accumulator whose clock started with the call."""
+        try:
+            return stream_accumulator(self.provider, started_at=self.started)
+        except Exception:
+            _logger.debug("moxtrace: no stream accumulator for %s", self.provider, exc_info=True)
+            return None
+
+    def end_stream(self, accumulator: StreamAccumulator | None) -> None:
+        """Record a stream that ended (read to the end, closed or dropped early)."""
+        if self.done:
+            return
+        parsed = None
+        if accumulator is not None and accumulator.chunks:
+            try:
+                parsed = accumulator.result()
+            except Exception:
+                _logger.debug(
+                    "moxtrace: accumulating %s failed", self.endpoint.qualname, exc_info=True
+                )
+        self.end(parsed)
+
+    def end(self, parsed: ParsedResponse | None) -> None:
+        """Set the response attributes (if any) and end the span (if it is ours)."""
+        if self.done:
+            return
+        self.done = True
+        try:
+            span = self.span
+            if parsed is not None and span.is_recording():
+                span.set_attributes(self.attributes(parsed))
+                if parsed.response_id:
+                    mark_recorded(self.trace_id, parsed.response_id)
+            if self.owned:
+                span.end()
+        except Exception:
+            _logger.debug(
+                "moxtrace: ending the span of %s failed", self.endpoint.qualname, exc_info=True
+            )
+            _warn.error("end", "moxtrace: could not record an LLM response")
+
+    def fail(self, exc: BaseException) -> None:
+        """Record the exception the SDK raised (status ERROR, ``error.type``) and end the
+        span. Another instrumentation's span records the error itself."""
+        if self.done:
+            return
+        self.done = True
+        if not self.owned:
+            return
+        try:
+            span = self.span
+            span.set_attribute(semconv.ERROR_TYPE, type(exc).__qualname__)
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            span.end()
+        except Exception:
+            _logger.debug(
+                "moxtrace: recording an error of %s failed", self.endpoint.qualname, exc_info=True
+            )
+
+    def attributes(self, parsed: ParsedResponse) -> dict[str, AttributeValue]:
+        """The span attributes of the call: ``llm_event_attributes`` of its ``LLMEvent``."""
+        recorder = self.recorder
+        capture = recorder.content_capture
+        content = EMPTY_CONTENT
+        if capture is not ContentCapture.NONE:
+            try:
+                content = self.endpoint.read_content(self.kwargs)
+            except Exception:
+                _logger.debug(
+                    "moxtrace: reading the request of %s failed",
+                    self.endpoint.qualname,
+                    exc_info=True,
+                )
+        event = LLMEvent.model_construct(
+            provider=self.provider,
+            request_model=self.request.model,
+            response=parsed,
+            input_messages=content.messages,
+            system_instructions=content.system,
+            tool_definitions=content.tools,
+            request_parameters=self.request.parameters,
+            attributes={},
+            error=None,
+        )
+        attributes, _ = llm_event_attributes(event, capture, recorder.runtime.max_attribute_length)
+        if not self.owned and self.identity:
+            attributes.update(self.identity.attributes)
+        return attributes
+
+
+def _raw_response(result: Any) -> bool:
+    """Whether ``result`` is an SDK raw-response wrapper (``with_raw_response``)."""
+    return hasattr(result, "http_response") and callable(getattr(result, "parse", None))
