@@ -346,10 +346,11 @@ def _canonical_uuid(value: str) -> str | None:
 # --- back: events to spans ------------------------------------------------------------
 
 WIRE_PARTIAL_ATTRIBUTE = "moxn.wire.partial"
-"""Set by ``wire_to_span`` on a span rebuilt without all of its lifecycle events:
-``start_only`` (no ``span_end``/``span_error``: the span ends when it starts),
-``end_only`` (no ``span_start``: name and times from the end event, no attributes but
-the Moxn identity) or ``events_only`` (neither)."""
+"""Set by ``wire_to_span`` on a span rebuilt without its start or its end event: the
+lifecycle events it was rebuilt from, comma-separated (``span_start,llm_call``,
+``span_end``, ``none``). Without an end the span ends when it starts; without a start
+its name and times come from the end event and its attributes are only the Moxn identity
+and what the ``llm_call`` event says."""
 
 WIRE_CONTENT_KEY_ATTRIBUTE = "moxn.wire.content_storage_key"
 """Set by ``wire_to_span`` when the ``llm_call`` event's content was uploaded separately
@@ -461,7 +462,7 @@ def wire_to_span(events: Sequence[Mapping[str, Any]]) -> ReadableSpan:
     start_ns, end_ns = _times(start, start_meta, end, end_meta, first)
     if start is None or end is None:
         attributes[WIRE_PARTIAL_ATTRIBUTE] = (
-            "start_only" if start is not None else "end_only" if end is not None else "events_only"
+            ",".join(str(e.get("event_type")) for e in lifecycle) or "none"
         )
 
     name = (

@@ -186,10 +186,10 @@ def test_events_of_several_spans_in_any_order() -> None:
 def test_a_span_missing_its_end_or_start_is_marked_partial() -> None:
     start, llm, end = span_to_wire(client_spans()[1])
     only_start = wire_to_span([start])
-    assert only_start.attributes[WIRE_PARTIAL_ATTRIBUTE] == "start_only"
+    assert only_start.attributes[WIRE_PARTIAL_ATTRIBUTE] == "span_start"
     assert only_start.end_time == only_start.start_time
     only_end = wire_to_span([llm, end])
-    assert only_end.attributes[WIRE_PARTIAL_ATTRIBUTE] == "end_only"
+    assert only_end.attributes[WIRE_PARTIAL_ATTRIBUTE] == "llm_call,span_end"
     assert only_end.name == start["system_metadata"]["span_name"]
     assert only_end.end_time - only_end.start_time == round(
         end["system_metadata"]["duration_ms"] * 1e6
@@ -197,7 +197,10 @@ def test_a_span_missing_its_end_or_start_is_marked_partial() -> None:
     # The identity and the LLM call survive without the start event.
     assert only_end.attributes["moxn.prompt.id"] == start["prompt_id"]
     assert only_end.attributes["gen_ai.provider.name"] == "anthropic"
-    assert wire_to_span([llm]).attributes[WIRE_PARTIAL_ATTRIBUTE] == "events_only"
+    assert wire_to_span([llm]).attributes[WIRE_PARTIAL_ATTRIBUTE] == "llm_call"
+    assert wire_to_span([start, llm]).attributes[WIRE_PARTIAL_ATTRIBUTE] == "span_start,llm_call"
+    tool = {**start, "event_type": "tool_call", "sequence_number": 5}
+    assert wire_to_span([tool]).attributes[WIRE_PARTIAL_ATTRIBUTE] == "none"
 
 
 def test_other_events_are_kept_whole_as_span_events() -> None:
