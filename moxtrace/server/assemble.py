@@ -225,11 +225,7 @@ def _mapping(value: Any) -> Mapping[str, Any]:
 
 @dataclass
 class EventRows:
-    """The ``events`` rows of one batch (sorted by key), with the models they came from.
-
-    A row's ``body`` is still a dict: the store encodes it (on SQLite together with the
-    whole batch, in one pass).
-    """
+    """The ``events`` rows of one batch (sorted by key), with the models they came from."""
 
     tenant: str
     received_us: int
@@ -458,7 +454,7 @@ def event_rows(tenant: str, batch: Sequence[WireEvent], received_us: int) -> Eve
                 to_us(event.timestamp),
                 event.parent_span_id,
                 event.content_storage_key,
-                stored_body(raw),
+                dumps(stored_body(raw)),
                 received_us,
             )
         )

@@ -4,21 +4,22 @@ Ingest writes go to the driver as plain SQL with tuples of values (``executemany
 through SQLAlchemy's per-row parameter processing, which would cost more than the
 database's own work. The statements are generated from the ``Table`` definitions, so
 column names have one source. SQLite and PostgreSQL share the ``ON CONFLICT`` syntax. On
-SQLite a batch of rows is one statement over a JSON array (``json_each``); on PostgreSQL
-rows go through ``executemany`` (asyncpg pipelines them), and a batch of events is one
-statement over one array per column (``unnest``) so that ``RETURNING`` names the new ones.
+SQLite a batch of rows is a few ``INSERT ... VALUES (...), (...)`` statements; on
+PostgreSQL rows go through ``executemany`` (asyncpg pipelines them), and a batch of events
+is one statement over one array per column (``unnest``) so that ``RETURNING`` names the
+new ones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
-__all__ = ["SqlBuilder", "insert_for"]
+__all__ = ["SqlBuilder", "ValuesInsert", "insert_for"]
 
 
 def insert_for(dialect: str) -> Any:
@@ -34,6 +35,53 @@ def insert_for(dialect: str) -> Any:
 
 def _quote(name: str) -> str:
     return f'"{name}"'
+
+
+def _conflict_clause(conflict: Sequence[str], update: Mapping[str, str] | None) -> str:
+    target = ", ".join(_quote(c) for c in conflict)
+    if not update:
+        return f" ON CONFLICT ({target}) DO NOTHING"
+    sets = ", ".join(f"{_quote(c)} = {expr}" for c, expr in update.items())
+    return f" ON CONFLICT ({target}) DO UPDATE SET {sets}"
+
+
+class ValuesInsert:
+    """``INSERT ... VALUES`` of many rows (SQLite), in statements of ``rows_per_statement``.
+
+    The SQL of each statement size is built once and kept (the driver caches the prepared
+    statement by its text).
+    """
+
+    MAX_VARIABLES = 32_000  # SQLite's limit is 32,766 since 3.32
+
+    def __init__(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        conflict: Sequence[str],
+        update: Mapping[str, str] | None,
+    ) -> None:
+        self._head = (
+            f"INSERT INTO {_quote(table.name)} ({', '.join(_quote(c) for c in columns)}) VALUES "
+        )
+        self._row = "(" + ", ".join("?" * len(columns)) + ")"
+        self._tail = _conflict_clause(conflict, update)
+        self.rows_per_statement = max(1, min(500, self.MAX_VARIABLES // len(columns)))
+        self._sql: dict[int, str] = {}
+
+    def sql(self, rows: int) -> str:
+        """The statement for ``rows`` rows."""
+        text = self._sql.get(rows)
+        if text is None:
+            text = self._sql[rows] = self._head + ", ".join([self._row] * rows) + self._tail
+        return text
+
+    def statements(self, rows: Sequence[tuple[Any, ...]]) -> Iterator[tuple[str, tuple[Any, ...]]]:
+        """(SQL, flat parameters) for each statement writing ``rows``."""
+        step = self.rows_per_statement
+        for start in range(0, len(rows), step):
+            chunk = rows[start : start + step]
+            yield self.sql(len(chunk)), tuple(value for row in chunk for value in row)
 
 
 class SqlBuilder:
@@ -57,16 +105,10 @@ class SqlBuilder:
     ) -> str:
         """One row per execution; ``update`` maps columns to SQL (``excluded.x`` allowed)."""
         names = ", ".join(_quote(c) for c in columns)
-        target = ", ".join(_quote(c) for c in conflict)
         values = self._placeholders(len(columns))
-        sql = (
-            f"INSERT INTO {_quote(table.name)} ({names}) VALUES ({values})"
-            f" ON CONFLICT ({target}) DO "
+        return f"INSERT INTO {_quote(table.name)} ({names}) VALUES ({values})" + _conflict_clause(
+            conflict, update
         )
-        if not update:
-            return sql + "NOTHING"
-        sets = ", ".join(f"{_quote(c)} = {expr}" for c, expr in update.items())
-        return sql + f"UPDATE SET {sets}"
 
     def insert_arrays(
         self, table: Table, columns: Sequence[str], conflict: Sequence[str], returning: str
@@ -86,44 +128,20 @@ class SqlBuilder:
             f" ON CONFLICT ({target}) DO NOTHING RETURNING {_quote(returning)}"
         )
 
-    def insert_json(
+    def insert_values(
         self,
         table: Table,
         columns: Sequence[str],
         conflict: Sequence[str],
         update: Mapping[str, str] | None = None,
-    ) -> str:
-        """SQLite: all rows in one statement, from one JSON array of row arrays (``?``).
+    ) -> ValuesInsert:
+        """SQLite: many rows per statement (``VALUES (...), (...), ...``).
 
-        One ``sqlite3_step`` for the whole batch: no per-row parameter binding in Python, and
-        the GIL is released once, not per row (a thread that releases it per row starves
-        while another thread parses the next batch).
+        One ``sqlite3_step`` per statement: the driver binds the values in C, and the GIL
+        is released once per statement, not per row (a thread that releases it per row
+        starves while another thread parses the next batch).
         """
-        names = ", ".join(_quote(c) for c in columns)
-        values = ", ".join(f"value ->> {i}" for i in range(len(columns)))
-        target = ", ".join(_quote(c) for c in conflict)
-        # "WHERE true": SQLite's rule for an upsert on INSERT ... SELECT (parsing ambiguity).
-        sql = (
-            f"INSERT INTO {_quote(table.name)} ({names}) SELECT {values} FROM json_each(?)"
-            f" WHERE true ON CONFLICT ({target}) DO "
-        )
-        if not update:
-            return sql + "NOTHING"
-        sets = ", ".join(f"{_quote(c)} = {expr}" for c, expr in update.items())
-        return sql + f"UPDATE SET {sets}"
-
-    def insert_rows(
-        self,
-        table: Table,
-        columns: Sequence[str],
-        conflict: Sequence[str],
-        update: Mapping[str, str] | None = None,
-    ) -> str:
-        """The statement to write many rows at once: ``insert_json`` on SQLite, else the
-        one-row ``insert`` for ``executemany``."""
-        if self.postgresql:
-            return self.insert(table, columns, conflict, update)
-        return self.insert_json(table, columns, conflict, update)
+        return ValuesInsert(table, columns, conflict, update)
 
     @staticmethod
     def coalesce_new(table: Table, column: str) -> str:

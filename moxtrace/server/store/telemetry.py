@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from moxtrace.server.assemble import (
     EVENT_COLUMNS,
@@ -29,7 +31,6 @@ from moxtrace.server.assemble import (
     TRACE_COLUMNS,
     Derived,
     EventRows,
-    dumps,
     restore_event,
 )
 from moxtrace.server.store import schema
@@ -43,13 +44,36 @@ __all__ = ["EventsWritten", "PendingBatch", "TelemetryStore"]
 
 _log = logging.getLogger("moxtrace.server")
 _EVENT_KEY = ("tenant", "trace_id", "span_id", "event_type", "sequence_number")
-_BODY = EVENT_COLUMNS.index("body")
 
 
-def _json_rows(rows: list[tuple[Any, ...]]) -> str:
-    # A JSON object inside a row (an event's body) comes out of ``value ->> i`` as its JSON
-    # text: SQLite encodes it, outside the GIL.
-    return orjson.dumps(rows).decode()
+class _Rows:
+    """Writes rows of one table: ``executemany`` (PostgreSQL) or multi-row ``VALUES`` (SQLite)."""
+
+    def __init__(
+        self,
+        sql: SqlBuilder,
+        table: Table,
+        columns: Sequence[str],
+        conflict: Sequence[str],
+        update: Mapping[str, str] | None = None,
+    ) -> None:
+        self._single = sql.insert(table, columns, conflict, update)
+        self._values = (
+            None if sql.postgresql else sql.insert_values(table, columns, conflict, update)
+        )
+
+    async def write(self, conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> int:
+        """Write ``rows``; how many were inserted or updated (SQLite; -1 if unknown)."""
+        if not rows:
+            return 0
+        if self._values is None:
+            await conn.exec_driver_sql(self._single, rows)
+            return -1
+        changed = 0
+        for statement, parameters in self._values.statements(rows):
+            result = await conn.exec_driver_sql(statement, parameters)
+            changed += result.rowcount
+        return changed
 
 
 @dataclass
@@ -80,14 +104,13 @@ class TelemetryStore:
         self._store = store
         sql = SqlBuilder(store.engine.dialect)
         self._postgresql = sql.postgresql
-        if sql.postgresql:
-            self._insert_events = sql.insert_arrays(
-                schema.events, EVENT_COLUMNS, _EVENT_KEY, returning="id"
-            )
-        else:
-            self._insert_events = sql.insert_json(schema.events, EVENT_COLUMNS, _EVENT_KEY)
+        self._insert_event_arrays = sql.insert_arrays(
+            schema.events, EVENT_COLUMNS, _EVENT_KEY, returning="id"
+        )
+        self._insert_events = _Rows(sql, schema.events, EVENT_COLUMNS, _EVENT_KEY)
         spans, traces = schema.spans, schema.traces
-        self._upsert_spans = sql.insert_rows(
+        self._upsert_spans = _Rows(
+            sql,
             spans,
             SPAN_COLUMNS,
             ("tenant", "trace_id", "span_id"),
@@ -96,15 +119,17 @@ class TelemetryStore:
                 "updated_us": "excluded.updated_us",
             },
         )
-        self._insert_llm = sql.insert_rows(
-            schema.llm_calls, LLM_COLUMNS, ("tenant", "trace_id", "span_id", "sequence_number")
+        self._insert_llm = _Rows(
+            sql, schema.llm_calls, LLM_COLUMNS, ("tenant", "trace_id", "span_id", "sequence_number")
         )
-        self._insert_metadata = sql.insert_rows(
+        self._insert_metadata = _Rows(
+            sql,
             schema.span_metadata,
             METADATA_COLUMNS,
             ("tenant", "key", "value", "trace_id", "span_id"),
         )
-        self._upsert_traces = sql.insert_rows(
+        self._upsert_traces = _Rows(
+            sql,
             traces,
             TRACE_COLUMNS,
             ("tenant", "trace_id"),
@@ -126,14 +151,12 @@ class TelemetryStore:
         async with self._store.write() as conn:
             if self._postgresql:
                 columns = [list(column) for column in zip(*batch.rows, strict=True)]
-                columns[_BODY] = [dumps(body) for body in columns[_BODY]]
-                result = await conn.exec_driver_sql(self._insert_events, tuple(columns))
+                result = await conn.exec_driver_sql(self._insert_event_arrays, tuple(columns))
                 ids = [row[0] for row in result]
                 accepted = len(ids)
                 first, last = (min(ids), max(ids)) if ids else (0, 0)
             else:
-                result = await conn.exec_driver_sql(self._insert_events, (_json_rows(batch.rows),))
-                accepted = result.rowcount
+                accepted = await self._insert_events.write(conn, batch.rows)
                 # One writer, one statement: the new rows' rowids are consecutive.
                 last_result = await conn.exec_driver_sql("SELECT last_insert_rowid()")
                 last = int(last_result.scalar_one())
@@ -156,20 +179,11 @@ class TelemetryStore:
 
     async def write_derived(self, derived: Derived, pending_id: int | None) -> None:
         """Store what was derived from a batch and forget its pending row."""
-        statements: tuple[tuple[str, list[tuple[Any, ...]]], ...] = (
-            (self._upsert_spans, derived.spans),
-            (self._insert_llm, derived.llm_calls),
-            (self._insert_metadata, derived.metadata),
-            (self._upsert_traces, derived.traces),
-        )
         async with self._store.write() as conn:
-            for statement, rows in statements:
-                if not rows:
-                    continue
-                if self._postgresql:
-                    await conn.exec_driver_sql(statement, rows)
-                else:
-                    await conn.exec_driver_sql(statement, (_json_rows(rows),))
+            await self._upsert_spans.write(conn, derived.spans)
+            await self._insert_llm.write(conn, derived.llm_calls)
+            await self._insert_metadata.write(conn, derived.metadata)
+            await self._upsert_traces.write(conn, derived.traces)
             if pending_id is not None:
                 await conn.execute(
                     delete(schema.pending_batches).where(schema.pending_batches.c.id == pending_id)
