@@ -183,7 +183,7 @@ def compute_cost(
     >>> price = ModelPrice(input=3.0, output=15.0, cache_read=0.3, cache_write=3.75)
     >>> compute_cost("m", price, input_tokens=1500, output_tokens=50,
     ...              cache_read_tokens=1000, cache_creation_tokens=300).total_usd
-    0.0026625
+    0.002775
     """
     cached = cache_read_tokens + cache_creation_tokens
     if input_tokens >= cached:

@@ -541,6 +541,8 @@ class _Translation:
                 if count is not None:
                     out[target] = count
                     break
+        for source in _TOTAL_TOKENS_SOURCES[:2]:  # no current name: the parts say it all
+            self.get(source)
         if (
             semconv.GEN_AI_USAGE_INPUT_TOKENS not in out
             and semconv.GEN_AI_USAGE_INPUT_TOKENS not in self.attrs

@@ -500,8 +500,6 @@ class RedactPlugin(CollectorPlugin):
 
     def _json_text(self, text: str, counts: dict[str, int], depth: int) -> str | None:
         """Redacted JSON text, ``text`` itself if nothing changed, None if not JSON."""
-        if not self._json_might_match(text):
-            return text
         try:
             data = orjson.loads(text)
         except orjson.JSONDecodeError:
@@ -516,18 +514,6 @@ class RedactPlugin(CollectorPlugin):
         for kind, count in local.items():
             counts[kind] = counts.get(kind, 0) + count
         return _dumps(new)
-
-    def _json_might_match(self, text: str) -> bool:
-        # Cheap screening before parsing: every match inside a JSON string value is also
-        # a match in the raw text (the patterns exclude quotes and backslashes), and a
-        # denied key must appear in it verbatim.
-        for pattern in self._patterns:
-            if pattern.regex.search(text) is not None:
-                return True
-        if self._deny_keys:
-            lowered = text.lower().replace("-", "_")
-            return any(key in lowered for key in self._deny_keys)
-        return False
 
     def _deny_json(self, value: Any, counts: dict[str, int]) -> Any:
         mask = self.mask_for(_KEY_KIND)

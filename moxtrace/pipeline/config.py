@@ -127,9 +127,11 @@ def parse_options(plugin: str, model: type[ModelT], options: Mapping[str, Any]) 
         error = exc.errors()[0]
         option = ".".join(str(part) for part in error["loc"]) or "<options>"
         message = str(error["msg"])
-        if error["type"] == "extra_forbidden":
+        if error["type"] == "extra_forbidden" and len(error["loc"]) == 1:
             known = ", ".join(sorted(model.model_fields))
             message = f"unknown option (known: {known or 'none'})"
+        elif error["type"] == "extra_forbidden":
+            message = "unknown key (extra keys are not allowed here)"
         raise PluginOptionError(plugin, option, message) from None
 
 

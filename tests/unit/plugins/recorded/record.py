@@ -23,7 +23,6 @@ import sys
 from importlib.metadata import version
 from typing import Any
 
-import httpx
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -167,10 +166,10 @@ def _span_json(span: ReadableSpan) -> dict[str, Any]:
         "name": span.name,
         "kind": span.kind.name,
         "status": span.status.status_code.name,
-        "attributes": {k: list(v) if isinstance(v, tuple) else v for k, v in (span.attributes or {}).items()},
-        "events": [
-            {"name": e.name, "attributes": dict(e.attributes or {})} for e in span.events
-        ],
+        "attributes": {
+            k: list(v) if isinstance(v, tuple) else v for k, v in (span.attributes or {}).items()
+        },
+        "events": [{"name": e.name, "attributes": dict(e.attributes or {})} for e in span.events],
         "scope": span.instrumentation_scope.name if span.instrumentation_scope else None,
     }
 
