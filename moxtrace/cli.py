@@ -1,9 +1,10 @@
-"""The ``moxtrace`` command: ``serve``, ``keys``, ``tail`` and ``demo``.
+"""The ``moxtrace`` command: ``serve``, ``keys``, ``tail``, ``demo`` and ``collector``.
 
 Each subcommand imports what it needs only when it runs, so ``moxtrace --help`` is quick
 and ``moxtrace tail`` works without the server extra. Options of ``serve`` and ``keys``
-also come from ``MOXN_SERVER_*`` environment variables (a flag wins); ``tail`` reads
-``MOXN_BASE_URL`` and ``MOXN_API_KEY``.
+also come from ``MOXN_SERVER_*`` environment variables (a flag wins), those of
+``collector`` from ``MOXN_COLLECTOR_*``; ``tail`` reads ``MOXN_BASE_URL`` and
+``MOXN_API_KEY``.
 """
 
 from __future__ import annotations
@@ -87,6 +88,15 @@ _SERVE_OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str, str], ...] = (
         "SQLite durability: full survives power loss, normal only crashes (default full)",
     ),
     ("--db-pool-size", "db_pool_size", int, "N", "PostgreSQL connections (default 8)"),
+    (
+        "--queue",
+        "queue",
+        str,
+        "kafka://HOST:PORT/TOPIC",
+        "ingest into this Kafka topic instead of the store, answering once the broker has it "
+        "(503 + Retry-After while it is unreachable); `moxtrace collector` stores it "
+        "(default: off; see docs/pipeline.md)",
+    ),
     (
         "--tail-queue-size",
         "tail_queue_size",
@@ -284,6 +294,201 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(options)
 
 
+_COLLECTOR_ENV_PREFIX = "MOXN_COLLECTOR_"
+
+# (flag, settings field, type, metavar, help). Defaults come from CollectorSettings.
+_COLLECTOR_OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str, str], ...] = (
+    (
+        "--kafka",
+        "kafka",
+        str,
+        "kafka://HOST:PORT/TOPIC",
+        "consume this topic (Moxn events from `serve --queue`, or OTLP from an OpenTelemetry "
+        "Collector's Kafka exporter)",
+    ),
+    ("--group", "group", str, "NAME", "consumer group (default moxtrace-collector)"),
+    (
+        "--dead-letter-topic",
+        "dead_letter_topic",
+        str,
+        "TOPIC",
+        "where records that cannot be decoded go, the reason in header moxtrace-dlq-reason "
+        "(default TOPIC.dlq)",
+    ),
+    (
+        "--listen",
+        "listen",
+        str,
+        "HOST:PORT",
+        "serve /health, /ready, /stats and an OTLP/HTTP receiver (POST /v1/traces) here "
+        "(default: off)",
+    ),
+    (
+        "--config",
+        "config",
+        str,
+        "FILE",
+        "plugin configuration (YAML, TOML or JSON with a 'plugins' list; default: no plugins)",
+    ),
+    (
+        "--tenant",
+        "tenant",
+        str,
+        "NAME",
+        "tenant of records without a moxtrace-tenant header (default dev)",
+    ),
+    ("--max-poll-records", "max_poll_records", int, "N", "records per batch (default 500)"),
+    (
+        "--max-inflight-batches",
+        "max_inflight_batches",
+        int,
+        "N",
+        "batches being delivered at once; when all are busy consumption pauses (default 4)",
+    ),
+    ("--batch-spans", "batch_spans", int, "N", "largest sink write, in spans (default 2000)"),
+    (
+        "--max-buffered-spans",
+        "max_buffered_spans",
+        int,
+        "N",
+        "spans waiting for the rest of their events; over it the oldest goes out partial "
+        "(default 20000)",
+    ),
+    (
+        "--reassembly-timeout",
+        "reassembly_timeout",
+        float,
+        "SECONDS",
+        "how long a span waits for its end event before it goes out partial (default 30)",
+    ),
+    (
+        "--commit-interval",
+        "commit_interval",
+        float,
+        "SECONDS",
+        "time between offset commits (default 1)",
+    ),
+    (
+        "--session-timeout",
+        "session_timeout",
+        float,
+        "SECONDS",
+        "Kafka gives a silent collector's partitions away after this long (default 10)",
+    ),
+    (
+        "--max-poll-interval",
+        "max_poll_interval",
+        float,
+        "SECONDS",
+        "longest time between polls before Kafka takes the consumer for stuck (default 300)",
+    ),
+    (
+        "--sink-retry-max",
+        "sink_retry_max",
+        float,
+        "SECONDS",
+        "longest wait between retries of a sink that cannot take a batch (default 30)",
+    ),
+    (
+        "--shutdown-timeout",
+        "shutdown_timeout",
+        float,
+        "SECONDS",
+        "time in-flight deliveries get after SIGTERM; the rest is read again later (default 30)",
+    ),
+    (
+        "--index-sweep-interval",
+        "index_sweep_interval",
+        float,
+        "SECONDS",
+        "store sink: how often to index batches a dead collector left unindexed (default 30)",
+    ),
+    ("--db-pool-size", "db_pool_size", int, "N", "store sink: database connections (default 8)"),
+    (
+        "--max-body-bytes",
+        "max_body_bytes",
+        int,
+        "N",
+        "OTLP/HTTP receiver: largest body after decompression; larger is 413 (default 8388608)",
+    ),
+    (
+        "--request-timeout",
+        "request_timeout",
+        float,
+        "SECONDS",
+        "OTLP/HTTP receiver: time a request waits for delivery before 503 (default 30)",
+    ),
+    (
+        "--log-level",
+        "log_level",
+        str,
+        "LEVEL",
+        "critical, error, warning, info or debug (default info)",
+    ),
+)
+
+
+def _cmd_collector(args: argparse.Namespace) -> int:
+    try:
+        from moxtrace.pipeline.run import build_sinks, load_chain, run_collector
+        from moxtrace.pipeline.settings import CollectorSettings
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise SystemExit(
+            f"moxtrace collector needs the server and kafka extras ({exc}): "
+            "pip install 'moxtrace[server,kafka]'"
+        ) from None
+    given = {
+        field: getattr(args, field)
+        for _, field, *_ in _COLLECTOR_OPTIONS
+        if getattr(args, field, None) is not None
+    }
+    if args.sinks:
+        given["sinks"] = args.sinks
+    try:
+        settings = CollectorSettings(**given)
+        plugins = load_chain(settings)
+        build_sinks(settings)
+    except (ValueError, OSError) as exc:
+        print(f"moxtrace collector: invalid option: {exc}", file=sys.stderr)
+        return 2
+    return run_collector(settings, plugins=plugins)
+
+
+def _add_collector(commands: Any) -> None:
+    collector = commands.add_parser(
+        "collector",
+        help="consume spans from Kafka (or OTLP/HTTP), run plugins, write to sinks",
+        description="Consume a Kafka topic in a consumer group — Moxn events written by "
+        "`moxtrace serve --queue`, or OTLP from an OpenTelemetry Collector — and/or receive "
+        "OTLP/HTTP; run the plugin chain (--config); write every span to every sink: the "
+        "moxtrace store, OTLP backends, the Moxn API. Offsets are committed only once every "
+        "sink has the spans (at-least-once; sinks are idempotent); records that cannot be "
+        "decoded go to a dead-letter topic. Start more collectors in the same group to "
+        "share the partitions. Every option can also be set as MOXN_COLLECTOR_<OPTION> "
+        "(sinks as MOXN_COLLECTOR_SINKS, a JSON list). SIGTERM stops it gracefully. "
+        "See docs/pipeline.md.",
+    )
+    for flag, field, kind, metavar, text in _COLLECTOR_OPTIONS:
+        collector.add_argument(
+            flag,
+            dest=field,
+            type=kind,
+            metavar=metavar,
+            help=f"{text}; env {_COLLECTOR_ENV_PREFIX}{field.upper()}",
+        )
+    collector.add_argument(
+        "--sink",
+        dest="sinks",
+        action="append",
+        metavar="KIND:TARGET",
+        help="a destination, repeatable: store:DATABASE_URL (sqlite+aiosqlite:///PATH or "
+        "postgresql+asyncpg://USER@HOST/DB), otlp:URL (any OTLP/HTTP backend, e.g. "
+        "http://127.0.0.1:4318/v1/traces), moxn:URL (the Moxn API, key from MOXN_API_KEY); "
+        f"env {_COLLECTOR_ENV_PREFIX}SINKS",
+    )
+    collector.set_defaults(func=_cmd_collector)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``moxtrace`` command."""
     parser = argparse.ArgumentParser(
@@ -413,6 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--ascii", action="store_true", help="draw with ASCII characters only")
     demo.set_defaults(func=_cmd_demo)
+    _add_collector(commands)
     return parser
 
 

@@ -78,6 +78,9 @@ class Ingestor:
             await self._indexer.submit(tenant, rows.events, now_us, result.pending_id)
         return result
 
+    async def close(self) -> None:
+        """Release what the ingest path holds (nothing here; a queue's producer)."""
+
     async def put_content(self, tenant: str, storage_key: str, content: str) -> None:
         """Store uploaded content (JSON text) under ``storage_key``; durable on return."""
         async with self._store_errors(tenant):

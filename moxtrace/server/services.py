@@ -54,6 +54,12 @@ class Services:
         broadcaster = Broadcaster(settings.tail_queue_size, settings.max_subscribers)
         indexer = Indexer(store, broadcaster)
         indexer.start()
+        ingestor = Ingestor(store, indexer, settings.retry_after)
+        if settings.queue:
+            from moxtrace.server.queue import QueueIngestor
+
+            ingestor = QueueIngestor(store, indexer, settings.retry_after, settings.queue)
+            await ingestor.start()
         return cls(
             settings=settings,
             store=store,
@@ -68,7 +74,7 @@ class Services:
             broadcaster=broadcaster,
             signer=UrlSigner(await store.signing_key(), settings.signed_url_ttl),
             indexer=indexer,
-            ingestor=Ingestor(store, indexer, settings.retry_after),
+            ingestor=ingestor,
             started_at=time.time(),
         )
 
@@ -89,6 +95,7 @@ class Services:
         """End live tails, index what is queued, close the store."""
         self.broadcaster.close()
         try:
+            await self.ingestor.close()
             await self.indexer.close()
         finally:
             await self.store.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["DEFAULT_DATA_DIR", "DEFAULT_PORT", "ServerSettings"]
@@ -57,6 +57,11 @@ class ServerSettings(BaseSettings):
     retry_after: int = Field(default=1, ge=1)
     """``Retry-After`` seconds sent with 503 (overload, store unavailable)."""
 
+    queue: str | None = None
+    """``kafka://HOST:PORT[,HOST:PORT...]/TOPIC``: ingest writes to this Kafka topic
+    (acknowledged once the broker has it) and ``moxtrace collector`` stores it; see
+    docs/pipeline.md. Default: ingest commits to the store itself."""
+
     query_wait: float = Field(default=10.0, ge=0)
     """Seconds a query waits for acknowledged batches to be indexed (read your writes)."""
 
@@ -83,6 +88,15 @@ class ServerSettings(BaseSettings):
     """Log level of the server and uvicorn."""
     graceful_timeout: float = Field(default=10.0, gt=0)
     """Seconds in-flight requests get to finish after SIGTERM."""
+
+    @field_validator("queue")
+    @classmethod
+    def _queue(cls, value: str | None) -> str | None:
+        if value:
+            from moxtrace.server.queue import parse_queue_url
+
+            parse_queue_url(value)
+        return value or None
 
     @model_validator(mode="after")
     def _expand(self) -> ServerSettings:
