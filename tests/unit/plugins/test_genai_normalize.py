@@ -399,3 +399,41 @@ def test_bad_options_name_the_option() -> None:
     with pytest.raises(PluginOptionError) as info:
         GenAINormalizePlugin(max_content_length=10)
     assert info.value.option == "max_content_length"
+
+
+def test_spans_of_the_otel_contrib_openai_instrumentation_need_nothing_and_get_a_cost() -> None:
+    """Live: opentelemetry-instrumentation-openai-v2 (dev extra) on the real OpenAI SDK,
+    answered in-process; its spans already follow the current conventions."""
+    import httpx2
+    import openai
+    from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from tests.unit.plugins.recorded.record import OPENAI_RESPONSE
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        client = openai.OpenAI(
+            api_key="sk-test",
+            base_url="http://llm.invalid/v1",
+            http_client=httpx2.Client(
+                transport=httpx2.MockTransport(lambda _: httpx2.Response(200, json=OPENAI_RESPONSE))
+            ),
+        )
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], max_tokens=10
+        )
+    finally:
+        instrumentor.uninstrument()
+    [span] = memory.get_finished_spans()
+    assert GenAINormalizePlugin().process([span])[0] is span
+    [priced] = CostPlugin().process([span])
+    # gpt-4o-mini, 1200 input and 80 output (this instrumentation records no cache count):
+    # 1200 * $0.15 + 80 * $0.60 per MTok = 180 + 48 = 228 µ$.
+    assert priced.attributes[COST_USD] == pytest.approx(0.000228)
