@@ -20,6 +20,7 @@ from moxtrace.errors import (
     ServerError,
     ValidationError,
 )
+from moxtrace.instrumentation import instrument, uninstrument
 from moxtrace.session import PromptSession
 from moxtrace.settings import Settings
 from moxtrace.sync import SyncMoxnClient
@@ -78,4 +79,6 @@ __all__ = [
     "ValidationError",
     "__version__",
     "bind_context",
+    "instrument",
+    "uninstrument",
 ]
