@@ -12,7 +12,10 @@ the same trace gets the same decision in every collector and on every run.
 
 Spans are held until their trace is decided: ``decision_wait`` seconds after the
 trace's first span arrived, so that the spans of one trace can gather. Decisions are
-made when a batch comes through (and at ``flush()``, which decides everything held).
+made whenever ``process`` is called — with a batch, or with nothing on the collector's
+timer tick (``PluginChain.poll``) — and at ``flush()``, which decides everything held.
+``holds()`` tells the collector which spans are held, so their Kafka records stay
+uncommitted until the decision: a crash meanwhile means redelivery, not loss.
 Decisions are remembered in a bounded cache (``decision_cache_size`` traces), so spans
 that arrive after their trace was decided follow it: kept if it was kept, dropped if it
 was dropped. A late span whose trace was forgotten starts a new wait.
@@ -78,11 +81,12 @@ class TailSamplingOptions(BaseModel):
 
 
 class _Trace:
-    __slots__ = ("deadline", "reason", "spans")
+    __slots__ = ("deadline", "reason", "span_ids", "spans")
 
     def __init__(self, deadline: float) -> None:
         self.deadline = deadline
         self.spans: list[ReadableSpan] = []
+        self.span_ids: set[int] = set()
         self.reason: str | None = None
 
 
@@ -131,6 +135,13 @@ class TailSamplingPlugin(CollectorPlugin):
             self._enforce_bounds(out)
         return out
 
+    def holds(self, trace_id: int, span_id: int) -> bool:
+        """Whether the span is held, waiting for its trace's decision (the collector keeps
+        its Kafka record uncommitted meanwhile, so a crash does not lose it)."""
+        with self._lock:
+            trace = self._pending.get(trace_id)
+            return trace is not None and span_id in trace.span_ids
+
     def flush(self) -> list[ReadableSpan]:
         """Decide every held trace now; the spans of those kept."""
         out: list[ReadableSpan] = []
@@ -172,6 +183,8 @@ class TailSamplingPlugin(CollectorPlugin):
             trace = _Trace(now + self.options.decision_wait)
             self._pending[trace_id] = trace
         trace.spans.append(span)
+        if context is not None:
+            trace.span_ids.add(context.span_id)
         self._held_spans += 1
         if trace.reason is None or trace.reason == "latency":
             reason = self._reason(span)

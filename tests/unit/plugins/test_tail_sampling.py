@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace.sampling import Decision, TraceIdRatioBased
 
 from collector_plugins.tail_sampling import TailSamplingPlugin, trace_id_sampled
 from moxtrace.pipeline.config import PluginOptionError
+from moxtrace.pipeline.plugin import PluginChain
 from tests.unit.plugins.spans import make_span
 
 LOW = 0x1111111111111111_0000000000000001  # low 64 bits tiny: sampled at any rate > 0
@@ -67,6 +68,20 @@ def test_error_llm_and_slow_traces_are_kept_whole(last: dict[str, Any], reason: 
     assert counts["traces_dropped"] == 1
     assert (counts["spans_kept"], counts["spans_dropped"]) == (4, 3)
     assert (counts["held_traces"], counts["held_spans"]) == (0, 0)
+
+
+def test_holds_says_which_spans_wait_for_a_decision_and_poll_releases_them() -> None:
+    clock = Clock()
+    sampler = plugin(clock, decision_wait=5)
+    spans = trace(LOW, 2, error=True)
+    assert sampler.process(spans) == []
+    assert [sampler.holds(LOW, s.context.span_id) for s in spans] == [True, True]
+    assert not sampler.holds(LOW, 999_999)
+    assert not sampler.holds(HIGH, spans[0].context.span_id)
+    clock.now += 5
+    # The collector's timer tick: no new spans, the chain polls every plugin.
+    assert ids(PluginChain([sampler]).poll()) == ids(spans)
+    assert [sampler.holds(LOW, s.context.span_id) for s in spans] == [False, False]
 
 
 def test_other_traces_are_sampled_by_trace_id_deterministically() -> None:
