@@ -6,7 +6,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
@@ -66,7 +65,8 @@ def test_spans_go_from_serve_through_kafka_and_a_collector_into_the_store(
     trace_id = format(spans[0].context.trace_id, "032x")
     with server.client() as client:
         trace = client.get(f"/traces/{trace_id}").json()["data"]
-    assert sorted(s["name"] for s in trace["spans"]) == ["root", *(f"step-{i}" for i in range(1, 5))]
+    names = sorted(s["name"] for s in trace["spans"])
+    assert names == ["root", *(f"step-{i}" for i in range(1, 5))]
     stats = collector.stats()
     assert stats["processor"]["spans_out"] == 300
     assert stats["kafka"]["dead_letters"] == 0

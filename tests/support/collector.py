@@ -41,9 +41,7 @@ __all__ = [
 
 def _env(extra: Mapping[str, str] | None) -> dict[str, str]:
     env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("MOXN_COLLECTOR_", "MOXN_SERVER_"))
+        k: v for k, v in os.environ.items() if not k.startswith(("MOXN_COLLECTOR_", "MOXN_SERVER_"))
     }
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.update(extra or {})
