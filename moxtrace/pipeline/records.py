@@ -2,8 +2,8 @@
 body — into Moxn events or OpenTelemetry spans.
 
 The ``content-type`` header says which format it is (``moxtrace.pipeline.topic``); when
-it is absent the value is sniffed: JSON starts with ``{``, anything else is taken for
-OTLP protobuf. JSON is Moxn events (``{"events": [...]}`` or one event) or OTLP/JSON
+it is absent the value is sniffed: JSON starts with ``{`` (or ``[``), anything else is
+taken for OTLP protobuf. JSON is Moxn events (``{"events": [...]}`` or one event) or OTLP/JSON
 (``{"resourceSpans": [...]}``), told apart by their keys. Events are validated exactly as
 ``moxtrace serve`` validates them; spans are decoded by ``moxtrace.otlp``.
 
@@ -87,7 +87,7 @@ def decode_record(
             f"unsupported content-type {media_type!r}: use {CONTENT_TYPE_MOXN_EVENTS}, "
             f"{CONTENT_TYPE_OTLP_PROTOBUF} or {CONTENT_TYPE_OTLP_JSON}"
         )
-    if value.lstrip(_WHITESPACE)[:1] == b"{":
+    if value.lstrip(_WHITESPACE)[:1] in (b"{", b"["):
         return _json(tenant, value)
     return DecodedRecord(tenant, spans=_otlp_spans(otlp.parse_protobuf, value))
 
