@@ -112,6 +112,13 @@ _SERVE_OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str, str], ...] = (
         "concurrent live-tail connections (default 100)",
     ),
     (
+        "--max-trace-spans",
+        "max_trace_spans",
+        int,
+        "N",
+        "spans per page of GET /traces/{id}; bigger traces come in pages (default 10000)",
+    ),
+    (
         "--tail-heartbeat",
         "tail_heartbeat",
         float,

@@ -65,6 +65,9 @@ class ServerSettings(BaseSettings):
     query_wait: float = Field(default=10.0, ge=0)
     """Seconds a query waits for acknowledged batches to be indexed (read your writes)."""
 
+    max_trace_spans: int = Field(default=10_000, ge=1)
+    """Spans per page of ``GET /traces/{id}`` (bigger traces come in several pages)."""
+
     signed_url_ttl: int = Field(default=900, ge=1)
     """Seconds a content upload URL stays valid."""
     public_url: str | None = None

@@ -170,3 +170,34 @@ def test_unknown_and_malformed_trace_ids(client: httpx.Client) -> None:
     bad = client.get("/traces/zzz")
     assert bad.status_code == 400
     assert bad.json()["error"]["message"].startswith("trace_id:")
+
+
+def test_a_big_trace_comes_in_pages_of_spans(moxtrace_server_factory: Any) -> None:
+    server = moxtrace_server_factory(max_trace_spans=10)
+    trace_id, root = new_trace_id(), new_span_id()
+    events = span_events(trace_id, root, name="root", start=T0, duration=30)
+    children = [new_span_id() for _ in range(24)]
+    for i, child in enumerate(children):
+        events += span_events(
+            trace_id, child, parent_span_id=root, name=f"c{i:02d}", start=T0 + i + 1, duration=0.5
+        )
+    seen: list[str] = []
+    with server.client() as client:
+        assert client.post("/telemetry/log-events", json={"events": events}).status_code == 200
+        offset: int | None = 0
+        pages = 0
+        while offset is not None:
+            data = client.get(f"/traces/{trace_id}", params={"offset": offset}).json()["data"]
+            assert data["span_count"] == 25
+            assert len(data["spans"]) <= 10
+            seen += [s["name"] for s in data["spans"]]
+            offset = data["next_offset"]
+            assert data["truncated"] is (offset is not None)
+            pages += 1
+        too_many = client.get(f"/traces/{trace_id}", params={"limit": 11})
+        first = client.get(f"/traces/{trace_id}", params={"limit": 3}).json()["data"]
+    assert pages == 3
+    assert seen == ["root"] + [f"c{i:02d}" for i in range(24)]
+    assert too_many.status_code == 400
+    assert [s["name"] for s in first["spans"]] == ["root", "c00", "c01"]
+    assert first["spans"][0]["children"] == children

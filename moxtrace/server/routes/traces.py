@@ -156,13 +156,25 @@ async def stream(request: Request) -> Response:
 
 
 @router.get("/traces/{trace_id}", summary="One trace: its span tree, LLM calls and events")
-async def get_trace(request: Request, trace_id: str) -> Response:
-    """404 for an unknown trace, or another tenant's."""
+async def get_trace(
+    request: Request,
+    trace_id: str,
+    offset: Annotated[int, Query(ge=0, description="First span (tree order) to return")] = 0,
+    limit: Annotated[
+        int | None, Query(ge=1, description="Spans to return (at most --max-trace-spans)")
+    ] = None,
+) -> Response:
+    """404 for an unknown trace, or another tenant's. Big traces come in pages of spans."""
     services, tenant = await _tenant(request)
     trace_id = trace_id.lower()
     if not _TRACE_ID.fullmatch(trace_id):
         raise invalid_payload("trace_id: expected 32 hex digits")
-    trace = await services.store.traces.get_trace(tenant, trace_id)
+    most = services.settings.max_trace_spans
+    if limit is not None and limit > most:
+        raise invalid_payload(f"limit: at most {most} spans per page")
+    trace = await services.store.traces.get_trace(
+        tenant, trace_id, offset=offset, limit=limit or most
+    )
     if trace is None:
         raise not_found(f"no trace {trace_id}")
     return success(trace)

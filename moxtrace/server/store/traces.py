@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from sqlalchemy import and_, exists, func, or_, select
 
 from moxtrace.server.assemble import iso
+from moxtrace.server.offload import off_loop
 from moxtrace.server.store import schema
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class TracePage:
 
 
 def _loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+    return None if text is None else orjson.loads(text)
 
 
 @dataclass
@@ -67,7 +68,7 @@ class _StoredEvent:
 
     @classmethod
     def of(cls, row: Any) -> _StoredEvent:
-        body = json.loads(row.body)
+        body = orjson.loads(row.body)
         return cls(
             row.span_id,
             row.event_type,
@@ -172,15 +173,16 @@ class TraceQueries:
         cursor = TraceCursor(rows[-1].start_us, rows[-1].trace_id) if more and rows else None
         return TracePage(items, cursor)
 
-    async def get_trace(self, tenant: str, trace_id: str) -> dict[str, Any] | None:
-        """The trace as a span tree with LLM calls, log events and content; None if unknown."""
-        t, s, llm, ev, ct = (
-            schema.traces.c,
-            schema.spans.c,
-            schema.llm_calls.c,
-            schema.events.c,
-            schema.contents.c,
-        )
+    async def get_trace(
+        self, tenant: str, trace_id: str, *, offset: int = 0, limit: int = 10_000
+    ) -> dict[str, Any] | None:
+        """The trace as a span tree with LLM calls, log events and content; None if unknown.
+
+        Spans come in tree order (depth first); at most ``limit`` of them from ``offset``
+        (``truncated`` and ``next_offset`` say whether more follow), so even a trace of a
+        million spans is read in bounded pages.
+        """
+        t, s = schema.traces.c, schema.spans.c
         async with self._store.read() as conn, conn.begin():
             trace = (
                 await conn.execute(
@@ -189,48 +191,80 @@ class TraceQueries:
             ).first()
             if trace is None:
                 return None
-            spans = (
+            skeleton = (
                 await conn.execute(
-                    select(schema.spans)
+                    select(s.span_id, s.parent_span_id)
                     .where(s.tenant == tenant, s.trace_id == trace_id)
                     .order_by(func.coalesce(s.start_us, s.end_us), s.span_id)
                 )
             ).all()
-            calls = (
-                await conn.execute(
-                    select(schema.llm_calls)
-                    .where(llm.tenant == tenant, llm.trace_id == trace_id)
-                    .order_by(llm.span_id, llm.sequence_number)
+            tree = await off_loop(len(skeleton) * 64, lambda: _Tree.of(skeleton))
+            page = tree.order[offset : offset + limit]
+            whole = offset == 0 and len(page) == len(tree.order)
+            spans, calls, events, uploaded = await self._page(
+                conn, tenant, trace_id, None if whole else page
+            )
+
+        def build() -> dict[str, Any]:
+            view = _trace_view(trace, tree, page, spans, calls, events, uploaded, whole)
+            following = offset + len(page)
+            view["truncated"] = following < len(tree.order)
+            view["next_offset"] = following if view["truncated"] else None
+            return view
+
+        return await off_loop(len(events) * 512, build)
+
+    async def _page(
+        self, conn: Any, tenant: str, trace_id: str, span_ids: list[str] | None
+    ) -> tuple[list[Any], list[Any], list[_StoredEvent], dict[str, Any]]:
+        """Span rows, LLM calls, events and uploaded content of ``span_ids`` (None: all)."""
+        s, llm, ev, ct = schema.spans.c, schema.llm_calls.c, schema.events.c, schema.contents.c
+
+        def only(column: Any) -> list[Any]:
+            return [] if span_ids is None else [column.in_(span_ids)]
+
+        spans = (
+            await conn.execute(
+                select(schema.spans).where(
+                    s.tenant == tenant, s.trace_id == trace_id, *only(s.span_id)
                 )
-            ).all()
-            events = (
-                await conn.execute(
-                    select(
-                        ev.span_id,
-                        ev.event_type,
-                        ev.sequence_number,
-                        ev.event_id,
-                        ev.ts_us,
-                        ev.content_storage_key,
-                        ev.body,
-                    )
-                    .where(ev.tenant == tenant, ev.trace_id == trace_id)
-                    .order_by(ev.span_id, ev.sequence_number, ev.event_type)
+            )
+        ).all()
+        calls = (
+            await conn.execute(
+                select(schema.llm_calls)
+                .where(llm.tenant == tenant, llm.trace_id == trace_id, *only(llm.span_id))
+                .order_by(llm.span_id, llm.sequence_number)
+            )
+        ).all()
+        rows = (
+            await conn.execute(
+                select(
+                    ev.span_id,
+                    ev.event_type,
+                    ev.sequence_number,
+                    ev.event_id,
+                    ev.ts_us,
+                    ev.content_storage_key,
+                    ev.body,
                 )
-            ).all()
-            stored = [_StoredEvent.of(row) for row in events]
-            keys = {e.content_storage_key for e in stored if e.content_storage_key}
-            uploaded: dict[str, Any] = {}
-            if keys:
-                for row in (
-                    await conn.execute(
-                        select(ct.storage_key, ct.content).where(
-                            ct.tenant == tenant, ct.storage_key.in_(sorted(keys))
-                        )
+                .where(ev.tenant == tenant, ev.trace_id == trace_id, *only(ev.span_id))
+                .order_by(ev.span_id, ev.sequence_number, ev.event_type)
+            )
+        ).all()
+        events = await off_loop(len(rows) * 512, lambda: [_StoredEvent.of(row) for row in rows])
+        keys = sorted({e.content_storage_key for e in events if e.content_storage_key})
+        uploaded: dict[str, Any] = {}
+        for start in range(0, len(keys), 500):
+            for row in (
+                await conn.execute(
+                    select(ct.storage_key, ct.content).where(
+                        ct.tenant == tenant, ct.storage_key.in_(keys[start : start + 500])
                     )
-                ).all():
-                    uploaded[row.storage_key] = json.loads(row.content)
-        return _trace_view(trace, spans, calls, stored, uploaded)
+                )
+            ).all():
+                uploaded[row.storage_key] = orjson.loads(row.content)
+        return list(spans), list(calls), events, uploaded
 
     async def get_content(self, tenant: str, storage_key: str) -> Any:
         """Uploaded content under ``storage_key`` (``KeyError`` when there is none)."""
@@ -243,7 +277,7 @@ class TraceQueries:
             ).first()
         if row is None:
             raise KeyError(storage_key)
-        return json.loads(row.content)
+        return orjson.loads(row.content)
 
 
 def _trace_summary(row: Any) -> dict[str, Any]:
@@ -353,51 +387,63 @@ def _span_view(row: Any) -> dict[str, Any]:
     }
 
 
-def _tree_order(
-    views: dict[str, dict[str, Any]], order: Iterable[str]
-) -> tuple[list[str], list[str]]:
-    """(roots, every span id depth first); spans in a parent cycle become roots too."""
-    ordered = list(order)
-    for span_id in ordered:
-        parent = views[span_id]["parent_span_id"]
-        if parent is not None and parent in views and parent != span_id:
-            views[parent]["children"].append(span_id)
-    roots = [
-        sid
-        for sid in ordered
-        if views[sid]["parent_span_id"] is None or views[sid]["parent_span_id"] not in views
-    ]
-    seen: set[str] = set()
-    out: list[str] = []
+@dataclass
+class _Tree:
+    """The shape of a trace: roots, children, depth, and every span id depth first."""
 
-    def walk(start: str) -> None:
-        stack: list[tuple[str, int]] = [(start, 0)]
-        while stack:
-            span_id, depth = stack.pop()
-            if span_id in seen:
-                continue
-            seen.add(span_id)
-            views[span_id]["depth"] = depth
-            out.append(span_id)
-            stack.extend((child, depth + 1) for child in reversed(views[span_id]["children"]))
+    roots: list[str]
+    children: dict[str, list[str]]
+    depth: dict[str, int]
+    order: list[str]
 
-    for root in roots:
-        walk(root)
-    for span_id in ordered:
-        if span_id not in seen:
-            roots.append(span_id)
-            walk(span_id)
-    return roots, out
+    @classmethod
+    def of(cls, skeleton: Sequence[Any]) -> _Tree:
+        """From (span_id, parent_span_id) rows in start order; spans in a parent cycle (or
+        whose parent is unknown) become roots too."""
+        parents = {row[0]: row[1] for row in skeleton}
+        ordered = list(parents)
+        children: dict[str, list[str]] = {span_id: [] for span_id in ordered}
+        for span_id in ordered:
+            parent = parents[span_id]
+            if parent is not None and parent in parents and parent != span_id:
+                children[parent].append(span_id)
+        roots = [sid for sid in ordered if parents[sid] is None or parents[sid] not in parents]
+        depth: dict[str, int] = {}
+        order: list[str] = []
+
+        def walk(start: str) -> None:
+            stack: list[tuple[str, int]] = [(start, 0)]
+            while stack:
+                span_id, level = stack.pop()
+                if span_id in depth:
+                    continue
+                depth[span_id] = level
+                order.append(span_id)
+                stack.extend((child, level + 1) for child in reversed(children[span_id]))
+
+        for root in roots:
+            walk(root)
+        for span_id in ordered:
+            if span_id not in depth:
+                roots.append(span_id)
+                walk(span_id)
+        return cls(roots, children, depth, order)
 
 
 def _trace_view(
     trace: Any,
+    tree: _Tree,
+    page: list[str],
     spans: Sequence[Any],
     calls: Sequence[Any],
     stored: Sequence[_StoredEvent],
     uploaded: dict[str, Any],
+    whole: bool,
 ) -> dict[str, Any]:
     views = {row.span_id: _span_view(row) for row in spans}
+    for span_id, span_view in views.items():
+        span_view["children"] = tree.children.get(span_id, [])
+        span_view["depth"] = tree.depth.get(span_id, 0)
     orphans: list[dict[str, Any]] = []
     llm_events: dict[tuple[str, int], _StoredEvent] = {}
     for event in stored:
@@ -425,10 +471,16 @@ def _trace_view(
             orphans.append({"span_id": row.span_id, "event_type": "llm_call", **call})
         else:
             target["llm_calls"].append(call)
-    roots, order = _tree_order(views, (row.span_id for row in spans))
-    flat = [views[span_id] for span_id in order]
-    input_tokens = sum(c.input_tokens or 0 for c in calls)
-    output_tokens = sum(c.output_tokens or 0 for c in calls)
+    flat = [views[span_id] for span_id in page if span_id in views]
+    summary = {
+        "span_count": len(tree.order),
+        "error_count": sum(1 for v in flat if v["status"]["code"] == "ERROR"),
+        "llm_call_count": len(calls),
+        "usage": {
+            "input_tokens": sum(c.input_tokens or 0 for c in calls),
+            "output_tokens": sum(c.output_tokens or 0 for c in calls),
+        },
+    }
     return {
         "trace_id": trace.trace_id,
         "start_time": iso(trace.start_us),
@@ -437,11 +489,8 @@ def _trace_view(
         "root_span_id": trace.root_span_id,
         "root_name": trace.root_name,
         "service_name": trace.service_name,
-        "span_count": len(flat),
-        "error_count": sum(1 for v in flat if v["status"]["code"] == "ERROR"),
-        "llm_call_count": len(calls),
-        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
-        "roots": roots,
+        **summary,
+        "roots": tree.roots,
         "spans": flat,
-        "unattached_events": orphans,
+        "unattached_events": orphans if whole else [],
     }
