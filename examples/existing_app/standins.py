@@ -382,6 +382,7 @@ class _Shared:
     count: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     hold: threading.Event | None = None
+    written: int = 0  # events written of the latest stream
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -423,13 +424,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-type", "text/event-stream")
         self.send_header("cache-control", "no-cache")
         self.end_headers()
+        self.shared.written = 0
         for index, event in enumerate(events):
             self.wfile.write(event.encode())
             self.wfile.flush()
+            self.shared.written = index + 1
             hold = self.shared.hold
             if index == 0 and hold is not None:
                 # The test holds the rest back until the client has seen the first event.
-                hold.wait(timeout=30)
+                hold.wait(timeout=10)
 
 
 class StandIn:
@@ -439,7 +442,8 @@ class StandIn:
     ...     client = openai.OpenAI(api_key="x", base_url=api.openai_base_url)
 
     ``received`` lists the requests answered; ``hold`` (a ``threading.Event``), when set
-    to one, makes every stream wait after its first event until the event is set.
+    to one, makes every stream wait after its first event until the event is set (10 s
+    at most); ``written`` counts the events of the latest stream written so far.
     """
 
     def __init__(self, port: int = 0) -> None:
@@ -487,6 +491,11 @@ class StandIn:
     def received(self) -> list[Received]:
         with self._shared.lock:
             return list(self._shared.received)
+
+    @property
+    def written(self) -> int:
+        """How many events of the latest stream were written so far."""
+        return self._shared.written
 
     @property
     def hold(self) -> threading.Event | None:
