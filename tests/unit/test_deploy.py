@@ -739,3 +739,26 @@ def test_otelcol_kafka_exporter_writes_what_the_collector_reads() -> None:
     )
     assert record.tenant == headers[TENANT_HEADER]
     assert [span.name for span in record.spans or ()] == ["GET /"]
+
+
+# -- docs/deploy.md ------------------------------------------------------------------------
+
+
+def test_docs_deploy_describes_the_files_and_services_that_exist() -> None:
+    text = (REPO / "docs" / "deploy.md").read_text()
+    for path in set(re.findall(r"`(deploy/[^`\s]+)`", text)):
+        assert (REPO / path).exists(), f"docs/deploy.md names {path}: no such file"
+    rows = re.findall(r"^\| `([a-z-]+)`(?: \u00d7 \d+)? \|", text, flags=re.M)
+    services = set(compose()["services"])
+    k8s_files = {
+        *kustomization()["resources"],
+        *(
+            f
+            for files in generated_config_maps().values()
+            for f in (p.name for p in files.values())
+        ),
+    }
+    documented_services = {r for r in rows if not r.endswith(".yaml")}
+    assert documented_services == services
+    documented_files = set(re.findall(r"^\| `([a-z-]+\.yaml)` \|", text, flags=re.M))
+    assert documented_files == k8s_files - {"namespace.yaml"}
