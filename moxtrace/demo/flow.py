@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
@@ -30,6 +31,7 @@ from moxtrace import MoxnClient, MoxnTraceCarrier, Provider
 from moxtrace.demo.model import StandInModel, lookup_order
 from moxtrace.demo.scenario import AnswerInput, Ticket, TriageInput
 from moxtrace.tracing import semconv
+from moxtrace.types.telemetry import ParsedResponse, StopReason
 
 __all__ = [
     "REPLY_TOPIC",
@@ -47,6 +49,7 @@ REPLY_TOPIC = "support-replies"
 """Where replies go (a Kafka topic gets a per-run suffix, and is deleted afterwards)."""
 
 Job = dict[str, Any]
+_STOP_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -236,10 +239,18 @@ class KafkaQueue:
             ) from None
         from moxtrace.kafka import TracedConsumer, TracedProducer
 
+        # The reason a connection fails is in the exception the demo reports.
+        logging.getLogger("aiokafka").addHandler(logging.NullHandler())
         timeouts = {"request_timeout_ms": 10_000}
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, **timeouts)
-        await self._admin.start()
-        await self._admin.create_topics([NewTopic(self.topic, 1, 1)])
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, **timeouts)
+        try:
+            await admin.start()
+        except Exception as exc:
+            raise ConnectionError(
+                f"no Kafka broker answers at {self.bootstrap} ({type(exc).__name__})"
+            ) from exc
+        self._admin = admin
+        await admin.create_topics([NewTopic(self.topic, 1, 1)])
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, **timeouts)
         await producer.start()
         self._producer = TracedProducer(producer, self._client)
@@ -269,23 +280,25 @@ class KafkaQueue:
         )
 
     async def stop(self) -> None:
-        """Stop the consumer and producer; delete the run's topic."""
+        """Stop the consumer and producer; delete the run's topic (each step bounded)."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        for closing in (self._consumer, self._producer):
-            if closing is not None:
-                with contextlib.suppress(Exception):
-                    await closing.stop()
-        self._consumer = self._producer = None
-        admin, self._admin = self._admin, None
+        consumer, producer, admin = self._consumer, self._producer, self._admin
+        self._consumer = self._producer = self._admin = None
+        steps: list[Awaitable[Any]] = []
+        if consumer is not None:
+            steps.append(consumer.stop())
+        if producer is not None:
+            steps.append(producer.stop())
         if admin is not None:
+            steps.append(admin.delete_topics([self.topic]))
+            steps.append(admin.close())
+        for step in steps:
             with contextlib.suppress(Exception):
-                await admin.delete_topics([self.topic])
-            with contextlib.suppress(Exception):
-                await admin.close()
+                await asyncio.wait_for(step, _STOP_TIMEOUT)
 
 
 @dataclass
@@ -360,7 +373,18 @@ class SupportBot:
         tracer = client.tracing.tracer
         async with client.span(session, name="answer_ticket"):
             outcome.llm_calls += 1
-            response = await llm.anthropic.messages.create(**session.to_anthropic_invocation())
+            try:
+                response = await llm.anthropic.messages.create(**session.to_anthropic_invocation())
+            except Exception as exc:
+                # Record the failed call (what was asked, and why it failed), then let the
+                # span record the exception.
+                failed = ParsedResponse(
+                    provider=Provider.ANTHROPIC, model=session.model, stop_reason=StopReason.ERROR
+                )
+                await client.log_telemetry_event(
+                    session.create_llm_event_from_parsed_response(failed, error=describe_error(exc))
+                )
+                raise
             await client.log_telemetry_event_from_response(session, response, Provider.ANTHROPIC)
             parsed = session.append_response(response)
             if not parsed.tool_calls:

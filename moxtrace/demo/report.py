@@ -86,6 +86,8 @@ def _tokens(span: Mapping[str, Any]) -> tuple[int, int] | None:
     if not calls:
         return None
     usage = [c.get("usage") or {} for c in calls]
+    if all(u.get("input_tokens") is None and u.get("output_tokens") is None for u in usage):
+        return None
     return (
         sum(u.get("input_tokens") or 0 for u in usage),
         sum(u.get("output_tokens") or 0 for u in usage),

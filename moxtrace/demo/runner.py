@@ -97,7 +97,7 @@ class Progress:
             if isinstance(exc, DemoFailed | KeyboardInterrupt):
                 raise
             reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            raise DemoFailed(f"{what}: {reason}") from exc
+            raise DemoFailed(f'at step "{what}": {reason}') from exc
         took = time.monotonic() - start
         detail = f" ({'; '.join(notes)})" if notes else ""
         self._end(f"  {self.ok} {what}{detail}  {took:.1f} s")
@@ -132,9 +132,10 @@ def run_demo(options: DemoOptions) -> int:
     try:
         return _run(options, progress, server, data_dir, temporary)
     except DemoFailed as exc:
-        print(f"moxtrace demo: failed: {exc}", file=options.err, flush=True)
-        tail = server.log_tail() if server.pid is not None or server.log_path.exists() else ""
-        if tail and "serve" in str(exc):
+        print(f"moxtrace demo: failed {exc}", file=options.err, flush=True)
+        tail = server.log_tail()
+        told = "--- last lines of" in str(exc)
+        if not told and ("Traceback" in tail or " ERROR " in tail):  # the server's reason
             print(tail, file=options.err, flush=True)
         return 1
     except KeyboardInterrupt:
@@ -196,19 +197,17 @@ def _wait_for_stop(server: DemoServer, progress: Progress) -> int:
     """Until Ctrl-C or SIGTERM (0), or the server dies (1)."""
     stopped: list[int] = []
 
-    def on_sigterm(signum: int, frame: object) -> None:
+    def on_signal(signum: int, frame: object) -> None:
         stopped.append(signum)
 
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         while not stopped:
-            if not server.wait(0.5):
-                continue
-            progress.say("moxtrace demo: the server stopped unexpectedly")
-            return 1
-    except KeyboardInterrupt:
-        pass
+            if server.wait(0.5):
+                progress.say("moxtrace demo: the server stopped unexpectedly")
+                return 1
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     progress.say("Stopping the server.")
     return 0

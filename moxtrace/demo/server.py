@@ -22,6 +22,23 @@ __all__ = ["DemoServer", "DemoServerError", "create_api_key"]
 _LISTENING = re.compile(r"moxtrace serve: listening on (http://\S+)")
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: on Linux, SIGTERM the server if the demo dies (even by
+    SIGKILL), so a killed demo leaves no server behind."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 class DemoServerError(RuntimeError):
     """The server did not start (the message ends with the tail of its log)."""
 
@@ -89,6 +106,7 @@ class DemoServer:
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,  # Ctrl-C reaches the demo, which stops the server
+                preexec_fn=_die_with_parent,
             )
         deadline = time.monotonic() + timeout
         while True:

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from moxtrace.server.registry.routes import router as registry_router
 from moxtrace.server.routes import health, otlp, telemetry, traces
+from moxtrace.server.ui import router as ui_router
 
 __all__ = ["ROUTERS"]
 
@@ -15,5 +16,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     otlp.router,
     traces.router,
     registry_router,
+    ui_router,
 )
 """Every router of the server."""
