@@ -90,7 +90,12 @@ class Collector:
 
     async def submit(self, records: Sequence[InRecord]) -> None:
         """Decode and process ``records`` on the worker, then deliver them in the
-        background; waits for a free delivery slot first (backpressure)."""
+        background; waits for a free delivery slot first (backpressure).
+
+        Cancelling it is safe: records that were not delivered stay uncommitted.
+        """
+        if self._stopping.is_set():
+            raise RuntimeError("the collector is stopping")
         await self._slots.acquire()
         try:
             processed = await self.in_worker(lambda: self.processor.process(records))
@@ -198,10 +203,12 @@ class Collector:
         """Stop the tick, give deliveries ``timeout`` seconds, cancel what is left; how
         many deliveries were cut short."""
         self._stopping.set()
-        if self._ticker is not None:
+        ticker, self._ticker = self._ticker, None
+        if ticker is not None:
+            # It may be waiting for a slot a stuck delivery holds.
+            ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._ticker
-            self._ticker = None
+                await ticker
         if await self.idle(timeout):
             return 0
         left = list(self._deliveries)

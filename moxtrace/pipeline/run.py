@@ -204,6 +204,8 @@ async def _main(
         if listener is not None:
             listener.accepting = False
         if runner is not None and not runner.done():
+            # Records it polled and did not hand over stay uncommitted: read again later.
+            runner.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await runner
         abandoned = await collector.stop(settings.shutdown_timeout)

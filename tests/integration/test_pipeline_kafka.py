@@ -126,3 +126,115 @@ def test_a_corrupt_record_goes_to_the_dead_letter_topic_with_its_reason(
         timeout=30,
         what="offset 3 committed",
     )
+
+
+def test_otlp_records_written_by_a_plain_otel_sdk_are_consumed_and_stored(
+    kafka_broker: str, moxtrace_server_factory: Any, tmp_path: Path, collectors: list[Any]
+) -> None:
+    """What an OpenTelemetry Collector's Kafka exporter writes (otlp_proto): the SDK's own
+    protobuf encoding of an ExportTraceServiceRequest, no headers."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind, StatusCode
+
+    topic = create_topics(kafka_broker, 2)
+    server = moxtrace_server_factory("sqlite")
+    collectors.append(
+        CollectorProcess(
+            tmp_path / "c1",
+            kafka=f"kafka://{kafka_broker}/{topic}",
+            sinks=[f"store:{sqlite_url(server)}"],
+            group=f"g-{uuid.uuid4().hex[:8]}",
+        ).start()
+    )
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource({"service.name": "plain-otel-app"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("plain-app", "2.0")
+    with tracer.start_as_current_span("GET /answer", kind=SpanKind.SERVER):
+        with tracer.start_as_current_span("chat gpt-5", kind=SpanKind.CLIENT) as llm:
+            llm.set_attribute("gen_ai.operation.name", "chat")
+            llm.set_attribute("gen_ai.provider.name", "openai")
+            llm.set_attribute("gen_ai.usage.input_tokens", 42)
+            llm.set_attribute("gen_ai.usage.output_tokens", 7)
+        with tracer.start_as_current_span("lookup") as failing:
+            failing.set_status(StatusCode.ERROR, "not found")
+    provider.shutdown()
+    spans = memory.get_finished_spans()
+    produce(kafka_broker, topic, [(None, encode_spans(spans).SerializeToString(), [])])
+    trace_id = format(spans[0].context.trace_id, "032x")
+
+    def trace() -> dict[str, Any] | None:
+        with server.client() as client:
+            response = client.get(f"/traces/{trace_id}")
+        if response.status_code != 200:
+            return None
+        data: dict[str, Any] = response.json()["data"]
+        return data if len(data["spans"]) == 3 else None
+
+    found = poll(trace, timeout=30, what="the OTLP trace stored")
+    by_name = {s["name"]: s for s in found["spans"]}
+    root = by_name["GET /answer"]
+    assert root["kind"] == "server"
+    assert by_name["chat gpt-5"]["parent_span_id"] == root["span_id"]
+    assert by_name["lookup"]["status"] == {"code": "ERROR", "message": "not found"}
+    assert stored(server)["llm_calls"] == 1
+
+
+def moxn_record(events: list[dict[str, Any]]) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    import orjson
+
+    key = events[0]["trace_id"].encode()
+    headers = [("content-type", b"application/vnd.moxn.events+json")]
+    return key, orjson.dumps({"events": events}), headers
+
+
+def test_a_span_split_over_records_is_stored_whole_and_a_span_without_end_partial(
+    kafka_broker: str, moxtrace_server_factory: Any, tmp_path: Path, collectors: list[Any]
+) -> None:
+    from moxtrace.exporters.events import span_to_wire
+
+    topic = create_topics(kafka_broker, 1)
+    server = moxtrace_server_factory("sqlite")
+    collector = CollectorProcess(
+        tmp_path / "c1",
+        kafka=f"kafka://{kafka_broker}/{topic}",
+        sinks=[f"store:{sqlite_url(server)}"],
+        group=f"g-{uuid.uuid4().hex[:8]}",
+        options={"reassembly_timeout": 1},
+    ).start()
+    collectors.append(collector)
+    whole, unfinished = make_spans(3, spans_per_trace=3)[1:]
+    start, llm, end = span_to_wire(whole)
+    produce(
+        kafka_broker,
+        topic,
+        [
+            moxn_record([start]),
+            moxn_record([span_to_wire(unfinished)[0]]),
+            moxn_record([llm, end]),
+        ],
+    )
+    poll(
+        lambda: collector.stats()["reassembly"]["timed_out"] == 1,
+        timeout=30,
+        what="the unfinished span released",
+    )
+    counts = poll(
+        lambda: (c := stored(server))["events"] == 4 and c, timeout=30, what="4 events stored"
+    )
+    assert counts["spans"] == 2 and counts["llm_calls"] == 1
+    trace_id = format(whole.context.trace_id, "032x")
+    with server.client() as client:
+        spans = client.get(f"/traces/{trace_id}").json()["data"]["spans"]
+    by_name = {s["name"]: s for s in spans}
+    assert by_name[whole.name]["end_time"] is not None
+    assert by_name[unfinished.name]["end_time"] is None
+    # Every record was committed once its spans were stored.
+    poll(
+        lambda: collector.stats()["kafka"]["partitions"][f"{topic}/0"]["committed"] == 3,
+        timeout=30,
+        what="offset 3 committed",
+    )
