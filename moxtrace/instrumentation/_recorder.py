@@ -10,9 +10,10 @@ instead: one span per call. The context also marks the call as in flight, which 
 SDK's own call span (Anthropic's) and nested instrumented calls from recording it again.
 
 ``LLMCall.finish`` parses the response with the provider's parser
-(``moxtrace.session.providers``) and maps it with ``llm_event_attributes``: the one
-mapping from an LLM call to span attributes. Nothing here raises into the application:
-a failure to record is logged (rate-limited) and the SDK's result is returned as it is.
+(``moxtrace.session.providers``) and maps it with ``llm_call_attributes``: the one
+mapping from an LLM call to span attributes (``log_telemetry_event`` uses it too).
+Nothing here raises into the application: a failure to record is logged (rate-limited)
+and the SDK's result is returned as it is.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation import _SPAN_KEY
 from opentelemetry.util.types import AttributeValue
+from pydantic import BaseModel
 
 from moxtrace._ratelimit import RateLimitedLogger
 from moxtrace.instrumentation._content import guard_exporters
@@ -38,13 +40,13 @@ from moxtrace.session.providers import parse_response, stream_accumulator
 from moxtrace.session.stream import StreamAccumulator
 from moxtrace.tracing import semconv
 from moxtrace.tracing.content import ContentCapture
-from moxtrace.tracing.events import llm_event_attributes
+from moxtrace.tracing.events import llm_call_attributes
 from moxtrace.tracing.identity import MoxnIdentity
 from moxtrace.tracing.invocation import invocation_identity
 from moxtrace.tracing.recorded import mark_recorded
 from moxtrace.tracing.runtime import TracingRuntime
 from moxtrace.tracing.scope import current_identity
-from moxtrace.types.telemetry import LLMEvent, ParsedResponse
+from moxtrace.types.telemetry import ParsedResponse
 
 __all__ = ["ACTIVE_KEY", "LLMCall", "Recorder", "call_in_flight"]
 
@@ -297,7 +299,8 @@ class LLMCall:
             )
 
     def attributes(self, parsed: ParsedResponse) -> dict[str, AttributeValue]:
-        """The span attributes of the call: ``llm_event_attributes`` of its ``LLMEvent``."""
+        """The span attributes of the call: those of its ``LLMEvent`` (``llm_call_attributes``,
+        the mapping ``log_telemetry_event`` uses)."""
         recorder = self.recorder
         capture = recorder.content_capture
         content = EMPTY_CONTENT
@@ -310,18 +313,18 @@ class LLMCall:
                     self.endpoint.qualname,
                     exc_info=True,
                 )
-        event = LLMEvent.model_construct(
-            provider=self.provider,
-            request_model=self.request.model,
-            response=parsed,
+        request = self.request
+        attributes, _ = llm_call_attributes(
+            self.provider,
+            parsed,
+            capture,
+            recorder.runtime.max_attribute_length,
+            request_model=request.model,
+            request_parameters=request.parameters,
             input_messages=content.messages,
             system_instructions=content.system,
             tool_definitions=content.tools,
-            request_parameters=self.request.parameters,
-            attributes={},
-            error=None,
         )
-        attributes, _ = llm_event_attributes(event, capture, recorder.runtime.max_attribute_length)
         if not self.owned and self.identity:
             attributes.update(self.identity.attributes)
         return attributes
@@ -329,4 +332,6 @@ class LLMCall:
 
 def _raw_response(result: Any) -> bool:
     """Whether ``result`` is an SDK raw-response wrapper (``with_raw_response``)."""
+    if isinstance(result, BaseModel):  # the parsed response itself, the common case
+        return False
     return hasattr(result, "http_response") and callable(getattr(result, "parse", None))

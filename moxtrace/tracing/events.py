@@ -8,6 +8,7 @@ GenAI conventions' shapes and are left out when the content policy is ``NONE``.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -43,9 +44,10 @@ from moxtrace.tracing.semconv import MOXN_LLM_TIME_TO_FIRST_CHUNK_MS as TIME_TO_
 from moxtrace.tracing.semconv import MOXN_LLM_TOOL_CALL_COUNT as TOOL_CALL_COUNT
 from moxtrace.tracing.semconv import MOXN_TRUNCATED as TRUNCATED
 from moxtrace.types.blocks import ReasoningContent, TextContent, ThinkingContent, ToolCall
+from moxtrace.types.content import Provider
 from moxtrace.types.telemetry import LLMEvent, ParsedResponse
 
-__all__ = ["llm_event_attributes", "output_messages"]
+__all__ = ["llm_call_attributes", "llm_event_attributes", "output_messages"]
 
 _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 
@@ -149,13 +151,43 @@ def llm_event_attributes(
     event: LLMEvent, capture: ContentCapture, max_length: int
 ) -> tuple[dict[str, AttributeValue], bool]:
     """The span attributes recording ``event``, and whether any value was cut to size."""
-    response = event.response
+    return llm_call_attributes(
+        event.provider,
+        event.response,
+        capture,
+        max_length,
+        request_model=event.request_model,
+        request_parameters=event.request_parameters,
+        input_messages=event.input_messages,
+        system_instructions=event.system_instructions,
+        tool_definitions=event.tool_definitions,
+        error=event.error,
+        attributes=event.attributes,
+    )
+
+
+def llm_call_attributes(
+    provider: Provider,
+    response: ParsedResponse,
+    capture: ContentCapture,
+    max_length: int,
+    *,
+    request_model: str | None = None,
+    request_parameters: Mapping[str, Any] | None = None,
+    input_messages: list[dict[str, Any]] | None = None,
+    system_instructions: list[dict[str, Any]] | None = None,
+    tool_definitions: list[dict[str, Any]] | None = None,
+    error: str | None = None,
+    attributes: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, AttributeValue], bool]:
+    """``llm_event_attributes`` from the fields of an ``LLMEvent``, without building one
+    (the provider SDK instrumentation maps every call with it)."""
     usage = response.usage
     attrs: dict[str, AttributeValue] = {
         OPERATION_NAME: OPERATION_CHAT,
-        PROVIDER_NAME: PROVIDER_NAMES[event.provider],
+        PROVIDER_NAME: PROVIDER_NAMES[provider],
     }
-    request_model = event.request_model or response.model
+    request_model = request_model or response.model
     if request_model:
         attrs[REQUEST_MODEL] = request_model
     if response.model:
@@ -177,16 +209,15 @@ def llm_event_attributes(
     ):
         if value is not None:
             attrs[name] = value
-    params = event.request_parameters
-    if params:
+    if request_parameters:
         for key, name in _REQUEST_PARAMETERS:
-            value = params.get(key)
+            value = request_parameters.get(key)
             if value is not None:
                 attrs[name] = value
-    if event.error:
-        attrs[ERROR_TYPE] = event.error
-    if event.attributes:
-        for key, value in event.attributes.items():
+    if error:
+        attrs[ERROR_TYPE] = error
+    if attributes:
+        for key, value in attributes.items():
             if value is not None:
                 attrs[key] = to_attribute_value(value)
     output, tool_calls = _output(response)
@@ -195,10 +226,10 @@ def llm_event_attributes(
     truncated = False
     if capture is not ContentCapture.NONE:
         for name, content in (
-            (INPUT_MESSAGES, event.input_messages),
+            (INPUT_MESSAGES, input_messages),
             (OUTPUT_MESSAGES, output),
-            (SYSTEM_INSTRUCTIONS, event.system_instructions),
-            (TOOL_DEFINITIONS, event.tool_definitions),
+            (SYSTEM_INSTRUCTIONS, system_instructions),
+            (TOOL_DEFINITIONS, tool_definitions),
         ):
             if content:
                 text, cut = fit_json(content, max_length)
