@@ -84,8 +84,9 @@ _SERVE_OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str, str], ...] = (
         "--sqlite-synchronous",
         "sqlite_synchronous",
         str,
-        "full|normal",
-        "SQLite durability: full survives power loss, normal only crashes (default full)",
+        "normal|full",
+        "SQLite durability: normal survives a crash or kill of the server, full also a power "
+        "loss, for one fsync per commit (default normal)",
     ),
     ("--db-pool-size", "db_pool_size", int, "N", "PostgreSQL connections (default 8)"),
     (

@@ -37,8 +37,9 @@ class ServerSettings(BaseSettings):
     """Where the SQLite database, the dev key file and the signing key live."""
     database_url: str | None = None
     """SQLAlchemy async URL; default ``sqlite+aiosqlite:///<data_dir>/moxtrace.db``."""
-    sqlite_synchronous: Literal["full", "normal"] = "full"
-    """SQLite ``synchronous`` pragma: ``full`` survives power loss, ``normal`` only crashes."""
+    sqlite_synchronous: Literal["full", "normal"] = "normal"
+    """SQLite ``synchronous`` pragma. ``normal`` (WAL): a commit survives a crash or kill of
+    the server; ``full`` also a power loss, for one fsync per commit."""
     db_pool_size: int = Field(default=8, ge=1, le=200)
     """Connections kept open to PostgreSQL."""
 

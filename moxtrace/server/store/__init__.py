@@ -64,7 +64,9 @@ class Store:
         self.schema_version = 0
 
     @classmethod
-    async def open(cls, url: str, *, sqlite_synchronous: str = "full", pool_size: int = 8) -> Store:
+    async def open(
+        cls, url: str, *, sqlite_synchronous: str = "normal", pool_size: int = 8
+    ) -> Store:
         """Connect to ``url`` (creating a SQLite file's directory) and migrate the schema."""
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):

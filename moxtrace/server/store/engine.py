@@ -24,7 +24,9 @@ def describe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def create_engine(url: str, *, sqlite_synchronous: str = "full", pool_size: int = 8) -> AsyncEngine:
+def create_engine(
+    url: str, *, sqlite_synchronous: str = "normal", pool_size: int = 8
+) -> AsyncEngine:
     """An engine for ``url``: ``sqlite+aiosqlite:///PATH`` or ``postgresql+asyncpg://...``."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
