@@ -19,7 +19,9 @@ class Endpoint:
 
     ``streams``: the method always returns a stream (Google's ``generate_content_stream``);
     otherwise a call streams when ``read_request`` says so (``stream=True``). ``lazy``: the
-    stream is a generator that sends its request on first iteration.
+    stream is a generator that sends its request on first iteration. ``manager``: the
+    method returns a context manager that sends the request when entered and gives a
+    stream with a ``current_message_snapshot`` (Anthropic's ``messages.stream()``).
     """
 
     sdk: str
@@ -33,6 +35,7 @@ class Endpoint:
     read_content: Callable[[Mapping[str, Any]], Content]
     streams: bool = False
     lazy: bool = False
+    manager: bool = False
 
     @property
     def qualname(self) -> str:
@@ -59,6 +62,7 @@ def _both(
     *,
     streams: bool = False,
     lazy: bool = False,
+    manager: bool = False,
 ) -> tuple[Endpoint, Endpoint]:
     """The sync and async twins of one method."""
     return tuple(  # type: ignore[return-value]
@@ -74,38 +78,73 @@ def _both(
             read_content=read_content,
             streams=streams,
             lazy=lazy,
+            manager=manager,
         )
         for owner, is_async in zip(owners, (False, True), strict=True)
     )
 
 
+def _methods(methods: tuple[str, ...], *args: Any, **flags: bool) -> tuple[Endpoint, ...]:
+    sdk, module, owners, provider, conversation, read_request, read_content = args
+    return tuple(
+        endpoint
+        for method in methods
+        for endpoint in _both(
+            sdk,
+            module,
+            owners,
+            method,
+            provider,
+            conversation,
+            read_request,
+            read_content,
+            **flags,
+        )
+    )
+
+
 SDKS: dict[str, tuple[Endpoint, ...]] = {
-    "anthropic": _both(
-        "anthropic",
-        "anthropic.resources.messages.messages",
-        ("Messages", "AsyncMessages"),
-        "create",
-        Provider.ANTHROPIC,
-        "messages",
-        _anthropic.read_request,
-        _anthropic.read_content,
+    "anthropic": (
+        *_methods(
+            ("create", "parse"),
+            "anthropic",
+            "anthropic.resources.messages.messages",
+            ("Messages", "AsyncMessages"),
+            Provider.ANTHROPIC,
+            "messages",
+            _anthropic.read_request,
+            _anthropic.read_content,
+        ),
+        *_methods(
+            ("stream",),
+            "anthropic",
+            "anthropic.resources.messages.messages",
+            ("Messages", "AsyncMessages"),
+            Provider.ANTHROPIC,
+            "messages",
+            _anthropic.read_request,
+            _anthropic.read_content,
+            streams=True,
+            manager=True,
+        ),
     ),
     "openai": (
-        *_both(
+        # stream() of both calls create(stream=True): recorded through it.
+        *_methods(
+            ("create", "parse"),
             "openai",
             "openai.resources.chat.completions.completions",
             ("Completions", "AsyncCompletions"),
-            "create",
             Provider.OPENAI_CHAT,
             "messages",
             _openai.read_chat_request,
             _openai.read_chat_content,
         ),
-        *_both(
+        *_methods(
+            ("create", "parse"),
             "openai",
             "openai.resources.responses.responses",
             ("Responses", "AsyncResponses"),
-            "create",
             Provider.OPENAI_RESPONSES,
             "input",
             _openai.read_responses_request,
@@ -113,21 +152,21 @@ SDKS: dict[str, tuple[Endpoint, ...]] = {
         ),
     ),
     "google_genai": (
-        *_both(
+        *_methods(
+            ("generate_content",),
             "google_genai",
             "google.genai.models",
             ("Models", "AsyncModels"),
-            "generate_content",
             Provider.GOOGLE_GEMINI,
             "contents",
             _google.read_request,
             _google.read_content,
         ),
-        *_both(
+        *_methods(
+            ("generate_content_stream",),
             "google_genai",
             "google.genai.models",
             ("Models", "AsyncModels"),
-            "generate_content_stream",
             Provider.GOOGLE_GEMINI,
             "contents",
             _google.read_request,

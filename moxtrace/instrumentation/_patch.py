@@ -22,6 +22,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 
 from moxtrace.instrumentation._endpoints import Endpoint
+from moxtrace.instrumentation._stream import AsyncTracedStreamManager, TracedStreamManager
 
 __all__ = [
     "Patch",
@@ -113,7 +114,18 @@ def wrapper_for(endpoint: Endpoint, state: SdkState, original: Any) -> Callable[
     """The function that replaces ``original``: records each call on a span."""
     call_original = _caller(original)
 
-    if endpoint.is_async:
+    if endpoint.manager:
+        manager_type = AsyncTracedStreamManager if endpoint.is_async else TracedStreamManager
+
+        def manager_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            manager = call_original(self, *args, **kwargs)  # no request until entered
+            recorder = state.recorder
+            if recorder is None:
+                return manager
+            return manager_type(manager, recorder, endpoint, self, kwargs)
+
+        wrapper: Callable[..., Any] = manager_wrapper
+    elif endpoint.is_async:
 
         async def async_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             recorder = state.recorder
@@ -130,7 +142,7 @@ def wrapper_for(endpoint: Endpoint, state: SdkState, original: Any) -> Callable[
                 otel_context.detach(token)
             return call.finish(result)
 
-        wrapper: Callable[..., Any] = async_wrapper
+        wrapper = async_wrapper
     else:
 
         def sync_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:

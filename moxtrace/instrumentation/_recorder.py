@@ -246,18 +246,31 @@ class LLMCall:
             _logger.debug("moxtrace: no stream accumulator for %s", self.provider, exc_info=True)
             return None
 
-    def end_stream(self, accumulator: StreamAccumulator | None) -> None:
-        """Record a stream that ended (read to the end, closed or dropped early)."""
+    def end_stream(
+        self,
+        accumulator: StreamAccumulator | None,
+        first_chunk_at: float | None = None,
+        stream: Any = None,
+    ) -> None:
+        """Record a stream that ended (read to the end, closed or dropped early): what the
+        accumulator gathered, or the message snapshot of a stream helper's stream."""
         if self.done:
             return
         parsed = None
-        if accumulator is not None and accumulator.chunks:
-            try:
+        try:
+            if self.endpoint.manager:
+                snapshot = _snapshot(stream)
+                if snapshot is not None:
+                    parsed = parse_response(snapshot, self.provider)
+            elif accumulator is not None and accumulator.chunks:
                 parsed = accumulator.result()
-            except Exception:
-                _logger.debug(
-                    "moxtrace: accumulating %s failed", self.endpoint.qualname, exc_info=True
-                )
+            if parsed is not None and first_chunk_at is not None:
+                parsed.time_to_first_chunk_ms = max(0.0, (first_chunk_at - self.started) * 1e3)
+        except Exception:
+            _logger.debug(
+                "moxtrace: reading the stream of %s failed", self.endpoint.qualname, exc_info=True
+            )
+            parsed = None
         self.end(parsed)
 
     def end(self, parsed: ParsedResponse | None) -> None:
@@ -328,6 +341,14 @@ class LLMCall:
         if not self.owned and self.identity:
             attributes.update(self.identity.attributes)
         return attributes
+
+
+def _snapshot(stream: Any) -> Any:
+    """The message a stream helper's stream has accumulated, if it has one."""
+    try:
+        return getattr(stream, "current_message_snapshot", None)
+    except Exception:  # the SDK asserts there is one
+        return None
 
 
 def _raw_response(result: Any) -> bool:

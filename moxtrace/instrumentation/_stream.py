@@ -3,17 +3,24 @@
 ``TracedStream`` / ``AsyncTracedStream`` stand in for the SDK's stream object: every
 chunk is passed on as it arrives, the same object and in the same order (nothing is
 buffered or delayed), and is fed to the provider's stream accumulator on the way, which
-notes the time to the first chunk and reads the usage and finish reason from the final
-ones. The span ends when the stream does: read to the end, closed (``close()``, the
-``with`` block), or dropped. Everything else (``response``, ``get_final_message``...)
-is the SDK stream's own, reached through the wrapper; ``isinstance`` checks against the
-SDK's stream class still hold.
+reads the usage and finish reason from the final ones; the time to the first chunk is
+noted as it passes. The span ends when the stream does: read to the end, closed
+(``close()``, the ``with`` block), or dropped. Everything else (``response``,
+``get_final_message``...) is the SDK stream's own, reached through the wrapper;
+``isinstance`` checks against the SDK's stream class still hold.
+
+``TracedStreamManager`` / ``AsyncTracedStreamManager`` stand in for a stream helper's
+context manager (Anthropic's ``messages.stream()``): the call starts when it is entered
+(that is when the SDK sends the request) and is recorded from the stream's message
+snapshot when it is left, however the application read the stream (iterating,
+``text_stream``, ``get_final_message()``).
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -22,34 +29,37 @@ from opentelemetry import context as otel_context
 from moxtrace.session.stream import StreamAccumulator
 
 if TYPE_CHECKING:
-    from moxtrace.instrumentation._recorder import LLMCall
+    from moxtrace.instrumentation._endpoints import Endpoint
+    from moxtrace.instrumentation._recorder import LLMCall, Recorder
 
-__all__ = ["AsyncTracedStream", "TracedStream", "wrap_stream"]
+__all__ = [
+    "AsyncTracedStream",
+    "AsyncTracedStreamManager",
+    "TracedStream",
+    "TracedStreamManager",
+    "wrap_stream",
+]
 
 _logger = logging.getLogger("moxtrace.instrumentation")
 
 
-def _feed(stream: TracedStream | AsyncTracedStream, chunk: Any) -> None:
-    accumulator = stream._moxn_accumulator
-    if accumulator is not None:
-        try:
-            accumulator.add(chunk)
-        except Exception:
-            # A chunk the accumulator cannot read: stop reading, keep passing them on.
-            _logger.debug("moxtrace: could not read a stream chunk", exc_info=True)
-            stream._moxn_accumulator = None
+class _Traced:
+    """What the sync and async stream wrappers share: state, delegation, the ending."""
 
-
-class TracedStream:
-    """A synchronous SDK stream, its chunks passed through while the span records them."""
-
-    __slots__ = ("_moxn_accumulator", "_moxn_call", "_moxn_iterator", "_moxn_stream")
+    __slots__ = (
+        "_moxn_accumulator",
+        "_moxn_call",
+        "_moxn_first",
+        "_moxn_iterator",
+        "_moxn_stream",
+    )
 
     def __init__(self, stream: Any, call: LLMCall, accumulator: StreamAccumulator | None) -> None:
         self._moxn_stream = stream
         self._moxn_call = call
         self._moxn_accumulator = accumulator
         self._moxn_iterator: Any = None
+        self._moxn_first: float | None = None
 
     @property  # type: ignore[misc]
     def __class__(self) -> type[Any]:  # isinstance(wrapper, openai.Stream) stays true
@@ -60,19 +70,50 @@ class TracedStream:
             raise AttributeError(name)
         return getattr(self._moxn_stream, name)
 
+    def _moxn_passed(self, chunk: Any) -> None:
+        if self._moxn_first is None:
+            self._moxn_first = time.perf_counter()
+        accumulator = self._moxn_accumulator
+        if accumulator is not None:
+            try:
+                accumulator.add(chunk)
+            except Exception:
+                # A chunk the accumulator cannot read: stop reading, keep passing them on.
+                _logger.debug("moxtrace: could not read a stream chunk", exc_info=True)
+                self._moxn_accumulator = None
+
+    def _moxn_end(self) -> None:
+        self._moxn_call.end_stream(self._moxn_accumulator, self._moxn_first, self._moxn_stream)
+
+    def __del__(self) -> None:
+        try:
+            if not self._moxn_call.done:
+                self._moxn_end()
+        except Exception:  # interpreter shutdown, a half-built wrapper
+            pass
+
+    def __repr__(self) -> str:
+        return f"<moxtrace traced {self._moxn_stream!r}>"
+
+
+class TracedStream(_Traced):
+    """A synchronous SDK stream, its chunks passed through while the span records them."""
+
+    __slots__ = ()
+
     def __iter__(self) -> TracedStream:
         return self
 
     def __next__(self) -> Any:
-        iterator = self._moxn_iterator
         call = self._moxn_call
         token = otel_context.attach(call.context) if call.endpoint.lazy else None
         try:
+            iterator = self._moxn_iterator
             if iterator is None:
                 iterator = self._moxn_iterator = iter(self._moxn_stream)
             chunk = next(iterator)
         except StopIteration:
-            call.end_stream(self._moxn_accumulator)
+            self._moxn_end()
             raise
         except BaseException as exc:
             call.fail(exc)
@@ -80,7 +121,7 @@ class TracedStream:
         finally:
             if token is not None:
                 otel_context.detach(token)
-        _feed(self, chunk)
+        self._moxn_passed(chunk)
         return chunk
 
     def __enter__(self) -> TracedStream:
@@ -99,60 +140,34 @@ class TracedStream:
             exit_ = getattr(self._moxn_stream, "__exit__", None)
             return exit_(exc_type, exc, tb) if exit_ is not None else None
         finally:
-            self._moxn_call.end_stream(self._moxn_accumulator)
+            self._moxn_end()
 
     def close(self) -> Any:
         """Close the SDK stream (releasing its connection); the span ends with what arrived."""
         try:
             return self._moxn_stream.close()
         finally:
-            self._moxn_call.end_stream(self._moxn_accumulator)
-
-    def __del__(self) -> None:
-        try:
-            call = self._moxn_call
-            if not call.done:
-                call.end_stream(self._moxn_accumulator)
-        except Exception:  # interpreter shutdown, a half-built wrapper
-            pass
-
-    def __repr__(self) -> str:
-        return f"<moxtrace traced {self._moxn_stream!r}>"
+            self._moxn_end()
 
 
-class AsyncTracedStream:
+class AsyncTracedStream(_Traced):
     """An asynchronous SDK stream, its chunks passed through while the span records them."""
 
-    __slots__ = ("_moxn_accumulator", "_moxn_call", "_moxn_iterator", "_moxn_stream")
-
-    def __init__(self, stream: Any, call: LLMCall, accumulator: StreamAccumulator | None) -> None:
-        self._moxn_stream = stream
-        self._moxn_call = call
-        self._moxn_accumulator = accumulator
-        self._moxn_iterator: Any = None
-
-    @property  # type: ignore[misc]
-    def __class__(self) -> type[Any]:
-        return type(self._moxn_stream)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_moxn_"):  # a slot not set yet: never recurse into the stream
-            raise AttributeError(name)
-        return getattr(self._moxn_stream, name)
+    __slots__ = ()
 
     def __aiter__(self) -> AsyncTracedStream:
         return self
 
     async def __anext__(self) -> Any:
-        iterator = self._moxn_iterator
         call = self._moxn_call
         token = otel_context.attach(call.context) if call.endpoint.lazy else None
         try:
+            iterator = self._moxn_iterator
             if iterator is None:
                 iterator = self._moxn_iterator = self._moxn_stream.__aiter__()
             chunk = await iterator.__anext__()
         except StopAsyncIteration:
-            call.end_stream(self._moxn_accumulator)
+            self._moxn_end()
             raise
         except BaseException as exc:
             call.fail(exc)
@@ -160,7 +175,7 @@ class AsyncTracedStream:
         finally:
             if token is not None:
                 otel_context.detach(token)
-        _feed(self, chunk)
+        self._moxn_passed(chunk)
         return chunk
 
     async def __aenter__(self) -> AsyncTracedStream:
@@ -179,7 +194,7 @@ class AsyncTracedStream:
             exit_ = getattr(self._moxn_stream, "__aexit__", None)
             return await exit_(exc_type, exc, tb) if exit_ is not None else None
         finally:
-            self._moxn_call.end_stream(self._moxn_accumulator)
+            self._moxn_end()
 
     async def close(self) -> Any:
         """Close the SDK stream (releasing its connection); the span ends with what arrived."""
@@ -187,25 +202,14 @@ class AsyncTracedStream:
             result = self._moxn_stream.close()
             return await result if inspect.isawaitable(result) else result
         finally:
-            self._moxn_call.end_stream(self._moxn_accumulator)
+            self._moxn_end()
 
     async def aclose(self) -> Any:
         """``aclose()`` of an async generator stream (Google's)."""
         try:
             return await self._moxn_stream.aclose()
         finally:
-            self._moxn_call.end_stream(self._moxn_accumulator)
-
-    def __del__(self) -> None:
-        try:
-            call = self._moxn_call
-            if not call.done:
-                call.end_stream(self._moxn_accumulator)
-        except Exception:
-            pass
-
-    def __repr__(self) -> str:
-        return f"<moxtrace traced {self._moxn_stream!r}>"
+            self._moxn_end()
 
 
 def wrap_stream(
@@ -215,3 +219,120 @@ def wrap_stream(
     if hasattr(stream, "__aiter__") or hasattr(stream, "__anext__"):
         return AsyncTracedStream(stream, call, accumulator)
     return TracedStream(stream, call, accumulator)
+
+
+class _Manager:
+    """What the stream-helper manager wrappers share."""
+
+    __slots__ = (
+        "_moxn_call",
+        "_moxn_endpoint",
+        "_moxn_instance",
+        "_moxn_kwargs",
+        "_moxn_manager",
+        "_moxn_recorder",
+        "_moxn_traced",
+    )
+
+    def __init__(
+        self,
+        manager: Any,
+        recorder: Recorder,
+        endpoint: Endpoint,
+        instance: Any,
+        kwargs: dict[str, Any],
+    ) -> None:
+        self._moxn_manager = manager
+        self._moxn_recorder = recorder
+        self._moxn_endpoint = endpoint
+        self._moxn_instance = instance
+        self._moxn_kwargs = kwargs
+        self._moxn_call: LLMCall | None = None
+        self._moxn_traced: _Traced | None = None
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type[Any]:
+        return type(self._moxn_manager)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_moxn_"):
+            raise AttributeError(name)
+        return getattr(self._moxn_manager, name)
+
+    def _moxn_start(self) -> LLMCall | None:
+        call = self._moxn_recorder.start(
+            self._moxn_endpoint, self._moxn_instance, self._moxn_kwargs
+        )
+        self._moxn_call = call
+        return call
+
+    def _moxn_end(self) -> None:
+        traced, call = self._moxn_traced, self._moxn_call
+        if traced is not None:
+            traced._moxn_end()
+        elif call is not None:
+            call.end(None)
+
+
+class TracedStreamManager(_Manager):
+    """A synchronous stream helper's manager: the span covers the ``with`` block."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> Any:
+        call = self._moxn_start()
+        if call is None:
+            return self._moxn_manager.__enter__()
+        token = otel_context.attach(call.context)
+        try:
+            stream = self._moxn_manager.__enter__()
+        except BaseException as exc:
+            call.fail(exc)
+            raise
+        finally:
+            otel_context.detach(token)
+        traced = self._moxn_traced = TracedStream(stream, call, None)
+        return traced
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Any:
+        try:
+            return self._moxn_manager.__exit__(exc_type, exc, tb)
+        finally:
+            self._moxn_end()
+
+
+class AsyncTracedStreamManager(_Manager):
+    """An asynchronous stream helper's manager: the span covers the ``async with`` block."""
+
+    __slots__ = ()
+
+    async def __aenter__(self) -> Any:
+        call = self._moxn_start()
+        if call is None:
+            return await self._moxn_manager.__aenter__()
+        token = otel_context.attach(call.context)
+        try:
+            stream = await self._moxn_manager.__aenter__()
+        except BaseException as exc:
+            call.fail(exc)
+            raise
+        finally:
+            otel_context.detach(token)
+        traced = self._moxn_traced = AsyncTracedStream(stream, call, None)
+        return traced
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Any:
+        try:
+            return await self._moxn_manager.__aexit__(exc_type, exc, tb)
+        finally:
+            self._moxn_end()

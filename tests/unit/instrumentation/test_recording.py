@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import logging
@@ -402,3 +403,74 @@ def test_the_llm_span_is_current_while_the_sdk_sends_its_request(
     sending = [span.get_span_context().span_id for span in fake.current_spans]
     assert sending == [chat.context.span_id, gemini.context.span_id]
     assert trace.get_current_span() is trace.INVALID_SPAN  # the context was restored
+
+
+# -- stream helpers and parse() --------------------------------------------------------------
+
+
+def test_anthropics_stream_helper_is_recorded_however_it_is_read(
+    instrument: Instrument, fake: FakeProviders, memory: InMemorySpanExporter
+) -> None:
+    instrument()
+    llm = fake.anthropic()
+    kwargs: dict[str, Any] = {
+        "model": "claude-sonnet-4-6",
+        "max_tokens": 10,
+        "messages": MESSAGES,
+    }
+    with llm.messages.stream(**kwargs) as stream:
+        assert memory.get_finished_spans() == ()  # the span covers the with block
+        texts = list(stream.text_stream)
+    assert "".join(texts) == TEXT
+    with llm.messages.stream(**kwargs) as stream:
+        events = [event.type for event in stream]
+    assert events[0] == "message_start"
+    with llm.messages.stream(**kwargs) as stream:
+        final = stream.get_final_message()
+    assert final.content[0].text == TEXT  # type: ignore[union-attr]
+
+    spans = memory.get_finished_spans()
+    assert [s.name for s in spans] == ["chat claude-sonnet-4-6"] * 3
+    for span in spans:
+        attrs = span.attributes or {}
+        assert attrs["gen_ai.usage.output_tokens"] == 9
+        assert attrs["gen_ai.response.finish_reasons"] == ("stop",)
+        output = json.loads(str(attrs["gen_ai.output.messages"]))
+        assert output[0]["parts"] == [{"type": "text", "content": TEXT}]
+    # The time to the first chunk is known when the application iterated the stream itself.
+    assert "moxn.llm.time_to_first_chunk_ms" in (spans[1].attributes or {})
+
+
+def test_the_async_stream_helper_and_parse_methods(
+    instrument: Instrument, fake: FakeProviders, memory: InMemorySpanExporter
+) -> None:
+    instrument()
+
+    async def main() -> None:
+        llm = fake.async_anthropic()
+        async with llm.messages.stream(
+            model="claude-sonnet-4-6", max_tokens=10, messages=MESSAGES
+        ) as stream:
+            assert [text async for text in stream.text_stream] == list(CHUNKS)
+        parsed = await llm.messages.parse(
+            model="claude-sonnet-4-6", max_tokens=10, messages=MESSAGES
+        )
+        assert parsed.content[0].text == TEXT  # type: ignore[union-attr]
+
+    asyncio.run(main())
+    fake.openai().chat.completions.parse(model="gpt-4o-mini", messages=MESSAGES)
+    fake.openai().responses.parse(model="gpt-4o-mini", input="Hi")
+    spans = memory.get_finished_spans()
+    assert [s.name for s in spans] == ["chat claude-sonnet-4-6"] * 2 + ["chat gpt-4o-mini"] * 2
+    assert [(s.attributes or {})["gen_ai.usage.input_tokens"] for s in spans] == [21] * 4
+
+
+def test_openais_stream_helper_goes_through_create(
+    instrument: Instrument, fake: FakeProviders, memory: InMemorySpanExporter
+) -> None:
+    instrument()
+    with fake.openai().chat.completions.stream(model="gpt-4o-mini", messages=MESSAGES) as stream:
+        final = stream.get_final_completion()
+    assert final.choices[0].message.content == TEXT
+    (span,) = memory.get_finished_spans()
+    assert (span.attributes or {})["gen_ai.response.finish_reasons"] == ("stop",)
