@@ -50,7 +50,13 @@ _SERVE_OPTIONS: tuple[tuple[str, str, Callable[[str], Any], str, str], ...] = (
         "N",
         "requests a tenant may send at once (default: max(1, RPS))",
     ),
-    ("--max-inflight", "max_inflight", int, "N", "ingest requests processed at once (default 4)"),
+    (
+        "--max-inflight",
+        "max_inflight",
+        int,
+        "N",
+        "ingest requests read, parsed and written at once (default 2)",
+    ),
     (
         "--max-queued",
         "max_queued",

@@ -9,7 +9,8 @@ acknowledged before them is indexed, so a client reads what it wrote.
 After a crash, the pending rows left behind are replayed from the stored events on the
 next start; a periodic sweep replays rows that stayed pending (a failed write, or a server
 sharing the PostgreSQL database that died). Deriving is idempotent, so replaying twice is
-harmless. The queue is bounded: when it is full, ingest waits (backpressure).
+harmless. The queue is bounded, in batches and in events: when it is full, ingest waits
+(backpressure), and memory stays bounded whatever the batch sizes.
 """
 
 from __future__ import annotations
@@ -49,12 +50,16 @@ class Indexer:
         broadcaster: Broadcaster,
         *,
         queue_size: int = 4,
+        max_queued_events: int = 8192,
         retries: int = 3,
         sweep_interval: float = 60.0,
     ) -> None:
         self._store = store
         self._broadcaster = broadcaster
         self._queue: asyncio.Queue[_Job] = asyncio.Queue(queue_size)
+        self._max_events = max_queued_events
+        self._queued_events = 0
+        self._room = asyncio.Condition()
         self._retries = retries
         self._sweep_interval = sweep_interval
         self._submitted = 0
@@ -84,6 +89,13 @@ class Indexer:
         if pending_id is not None:
             self._in_flight.add(pending_id)
         self._submitted += 1
+        size = len(events)
+        async with self._room:
+            # Bounded in events too (memory): a batch waits unless the queue is empty.
+            await self._room.wait_for(
+                lambda: self._queued_events == 0 or self._queued_events + size <= self._max_events
+            )
+            self._queued_events += size
         await self._queue.put(_Job(tenant, events, received_us, pending_id))
 
     async def caught_up(self, timeout: float = 10.0) -> bool:
@@ -179,6 +191,9 @@ class Indexer:
             finally:
                 if job.pending_id is not None:
                     self._in_flight.discard(job.pending_id)
+                async with self._room:
+                    self._queued_events -= len(job.events)
+                    self._room.notify_all()
                 await self._finished()
 
     async def close(self, timeout: float = 30.0) -> None:

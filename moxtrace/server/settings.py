@@ -49,7 +49,7 @@ class ServerSettings(BaseSettings):
     """Ingest requests per second per tenant (token bucket); 0 turns the limit off (else 429)."""
     rate_limit_burst: int | None = Field(default=None, ge=1)
     """Bucket size: requests a tenant may send at once; default ``max(1, rate_limit)``."""
-    max_inflight: int = Field(default=4, ge=1, le=1024)
+    max_inflight: int = Field(default=2, ge=1, le=1024)
     """Ingest requests read, parsed and written at the same time."""
     max_queued: int = Field(default=64, ge=0, le=100_000)
     """Ingest requests allowed to wait for a slot; one more is answered 503."""
