@@ -43,6 +43,7 @@ class Subscription:
         self._reported = 0
 
     def put(self, frame: bytes) -> None:
+        """Queue an encoded frame, dropping the oldest when full (never blocks)."""
         if len(self._frames) == self._frames.maxlen:
             self.dropped += 1
         self._frames.append(frame)
