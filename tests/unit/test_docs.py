@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-RUNNABLE = ["tracing.md", "sessions.md"]
+RUNNABLE = ["tracing.md", "sessions.md", "instrumentation.md"]
 
 
 @pytest.mark.parametrize("page", RUNNABLE)

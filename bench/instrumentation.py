@@ -1,0 +1,203 @@
+"""µs added to each provider SDK call by ``moxtrace.instrument()``, against a bare OTel span.
+
+Each case calls an official SDK (``openai``, ``anthropic``, ``google-genai``) whose HTTP
+goes to an ``httpx2.MockTransport`` inside the process, answering with the stand-in
+providers' payloads (examples/existing_app/standins.py): the network is not measured,
+only the SDK and what moxtrace adds to it. The same call is timed uninstrumented and
+instrumented (spans through the OTel SDK's BatchSpanProcessor into an exporter that
+discards, content recorded, as the Moxn destination receives it); the difference is the
+cost of the instrumentation. The floor is the bare OpenTelemetry SDK: one span started
+and ended with the same attributes the instrumented call's span ends up with, through the
+same processor. Cases are interleaved in short chunks, timed with the calling thread's
+CPU clock (``time.thread_time``); medians over the rounds. Goal: added / floor <= 1.5.
+
+    python bench/instrumentation.py [--iterations N] [--rounds R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import httpx2
+import openai
+from google import genai
+from google.genai import types as genai_types
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import moxtrace  # noqa: E402
+from examples.existing_app.standins import reply  # noqa: E402
+
+MESSAGES = [
+    {"role": "system", "content": "You are a helpful support agent."},
+    {"role": "user", "content": "Where is my order?"},
+]
+
+
+class Discard(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+
+def handler(request: httpx2.Request) -> httpx2.Response:
+    status, payload = reply(request.url.path, json.loads(request.content or b"{}"), 1)
+    if isinstance(payload, dict):
+        return httpx2.Response(status, json=payload)
+    return httpx2.Response(
+        status, content="".join(payload).encode(), headers={"content-type": "text/event-stream"}
+    )
+
+
+def http() -> httpx2.Client:
+    return httpx2.Client(transport=httpx2.MockTransport(handler))
+
+
+def cases() -> dict[str, Callable[[], Any]]:
+    oa = openai.OpenAI(api_key="x", base_url="http://bench/v1", http_client=http(), max_retries=0)
+    an = anthropic.Anthropic(
+        api_key="x", base_url="http://bench", http_client=http(), max_retries=0
+    )
+    gg = genai.Client(
+        api_key="x",
+        http_options=genai_types.HttpOptions(base_url="http://bench", httpx_client=http()),
+    )
+
+    def chat() -> Any:
+        return oa.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+
+    def chat_stream() -> Any:
+        stream = oa.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=MESSAGES,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        for _ in stream:
+            pass
+
+    def responses() -> Any:
+        return oa.responses.create(model="gpt-4o-mini", instructions=MESSAGES[0]["content"], input=MESSAGES[1]["content"])
+
+    def messages() -> Any:
+        return an.messages.create(
+            model="claude-sonnet-4-6",
+            system=MESSAGES[0]["content"],
+            messages=MESSAGES[1:],
+            max_tokens=256,
+        )
+
+    def gemini() -> Any:
+        return gg.models.generate_content(
+            model="gemini-2.5-flash",
+            contents=MESSAGES[1]["content"],
+            config={"system_instruction": MESSAGES[0]["content"]},
+        )
+
+    return {
+        "openai chat.completions.create": chat,
+        "openai chat.completions.create(stream)": chat_stream,
+        "openai responses.create": responses,
+        "anthropic messages.create": messages,
+        "google models.generate_content": gemini,
+    }
+
+
+def measure(fn: Callable[[], Any], iterations: int) -> float:
+    start = time.thread_time()
+    for _ in range(iterations):
+        fn()
+    return (time.thread_time() - start) / iterations * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=300, help="calls per chunk")
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args()
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Discard()))
+    tracer = provider.get_tracer("bench")
+    calls = cases()
+
+    # The attributes each instrumented call's span ends up with, for its floor.
+    probe = InMemorySpanExporter()
+    probe_provider = TracerProvider()
+    probe_provider.add_span_processor(SimpleSpanProcessor(probe))
+    moxtrace.instrument(tracer_provider=probe_provider, content_capture="all")
+    floors: dict[str, Callable[[], Any]] = {}
+    for name, fn in calls.items():
+        probe.clear()
+        fn()
+        (span,) = probe.get_finished_spans()
+        attributes = dict(span.attributes or {})
+
+        def floor(span_name: str = span.name, attrs: dict[str, Any] = attributes) -> None:
+            with tracer.start_as_current_span(span_name, kind=SpanKind.CLIENT, attributes=attrs):
+                pass
+
+        floors[name] = floor
+    moxtrace.uninstrument()
+
+    results: dict[str, dict[str, list[float]]] = {
+        name: {"bare": [], "instrumented": [], "floor": []} for name in calls
+    }
+    for name, fn in calls.items():  # warm up
+        fn()
+        floors[name]()
+    for _ in range(args.rounds):
+        for name, fn in calls.items():
+            results[name]["bare"].append(measure(fn, args.iterations))
+            results[name]["floor"].append(measure(floors[name], args.iterations))
+        moxtrace.instrument(tracer_provider=provider, content_capture="all")
+        for name, fn in calls.items():
+            results[name]["instrumented"].append(measure(fn, args.iterations))
+        moxtrace.uninstrument()
+
+    print(
+        f"instrumentation: {args.iterations} calls x {args.rounds} rounds, in-process transport, "
+        f"Python {sys.version.split()[0]}"
+    )
+    print(
+        f"  {'call':<40} {'bare SDK':>9} {'instrumented':>13} {'added':>8} "
+        f"{'floor':>7} {'added/floor':>12}"
+    )
+    ratios = []
+    for name, series in results.items():
+        bare = statistics.median(series["bare"])
+        traced = statistics.median(series["instrumented"])
+        floor_us = statistics.median(series["floor"])
+        added = traced - bare
+        ratio = added / floor_us
+        ratios.append(ratio)
+        print(
+            f"  {name:<40} {bare:7.1f}µs {traced:11.1f}µs {added:6.1f}µs "
+            f"{floor_us:5.1f}µs {ratio:10.2f}x"
+        )
+    print(f"RATIO added/floor (median over calls) = {statistics.median(ratios):.2f} (goal <= 1.50)")
+    provider.shutdown()
+    probe_provider.shutdown()
+
+
+if __name__ == "__main__":
+    main()
