@@ -42,8 +42,8 @@ from opentelemetry.trace import SpanKind
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import moxtrace  # noqa: E402
-from examples.existing_app.standins import reply  # noqa: E402
+import moxtrace
+from examples.existing_app.standins import reply
 
 MESSAGES = [
     {"role": "system", "content": "You are a helpful support agent."},
@@ -96,7 +96,9 @@ def cases() -> dict[str, Callable[[], Any]]:
             pass
 
     def responses() -> Any:
-        return oa.responses.create(model="gpt-4o-mini", instructions=MESSAGES[0]["content"], input=MESSAGES[1]["content"])
+        return oa.responses.create(
+            model="gpt-4o-mini", instructions=MESSAGES[0]["content"], input=MESSAGES[1]["content"]
+        )
 
     def messages() -> Any:
         return an.messages.create(
