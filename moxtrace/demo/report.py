@@ -26,11 +26,8 @@ __all__ = [
 ]
 
 COST_ATTRIBUTES: tuple[str, ...] = (
+    "moxn.llm.cost.usd",  # collector_plugins.cost
     "gen_ai.usage.cost",
-    "gen_ai.usage.cost_usd",
-    "moxn.cost.usd",
-    "moxn.llm.cost_usd",
-    "llm.usage.cost",
 )
 """Span attributes read as an LLM call's cost in US dollars (the first one present)."""
 

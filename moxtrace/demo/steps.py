@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -40,7 +41,10 @@ from moxtrace.demo.scenario import (
     TRIAGE_PROMPT,
     TRIAGE_QUESTION,
 )
+from moxtrace.exporters import MoxnSpanExporter
+from moxtrace.pipeline import CollectorPlugin, PluginSpanProcessor
 from moxtrace.settings import Settings
+from moxtrace.tracing.processor import BatchSpanProcessor
 
 if TYPE_CHECKING:
     from moxtrace.demo.runner import DemoOptions, Progress
@@ -54,12 +58,46 @@ _WORKER_TIMEOUT = 30.0
 _FLUSH_TIMEOUT = 15.0
 
 
-def _client(url: str, key: str, service: str) -> tuple[MoxnClient, TracerProvider]:
-    provider = TracerProvider(
-        resource=Resource.create({"service.name": service, "service.namespace": "acme"})
-    )
-    settings = Settings(api_key=key, base_url=url, export=True)
-    return MoxnClient(settings=settings, tracer_provider=provider), provider
+@dataclass
+class _Service:
+    """One service of the demo: its client, tracer provider and Moxn destination."""
+
+    client: MoxnClient
+    provider: TracerProvider
+    exporter: MoxnSpanExporter
+    processor: BatchSpanProcessor
+
+    @classmethod
+    def start(cls, url: str, key: str, name: str) -> _Service:
+        provider = TracerProvider(
+            resource=Resource.create({"service.name": name, "service.namespace": "acme"})
+        )
+        # The Moxn destination is added by hand, behind the cost plugin (which prices each
+        # LLM call: moxn.llm.cost.usd), instead of the client's default one.
+        settings = Settings(api_key=key, base_url=url, export=False)
+        client = MoxnClient(settings=settings, tracer_provider=provider)
+        exporter = MoxnSpanExporter(settings=settings)
+        processor = client.tracing.batch_processor(exporter, name=f"moxn-{name}")
+        client.tracing.add_processor(PluginSpanProcessor(processor, _plugins()))
+        return cls(client, provider, exporter, processor)
+
+    async def flush(self) -> tuple[int, int, int]:
+        """(exported, dropped, still pending) after flushing."""
+        result = await self.client.flush(_FLUSH_TIMEOUT)
+        stats = self.exporter.stats
+        return stats.exported, stats.dropped + self.processor.stats.dropped, result.pending
+
+    async def close(self) -> None:
+        await self.client.close()
+        self.provider.shutdown()
+
+
+def _plugins() -> list[CollectorPlugin]:
+    try:
+        from collector_plugins.cost import CostPlugin
+    except ImportError:  # pragma: no cover - collector_plugins ships with moxtrace
+        return []
+    return [CostPlugin()]
 
 
 async def publish_prompts(client: MoxnClient) -> tuple[PromptVersion, str]:
@@ -132,8 +170,9 @@ async def run_steps(
     url: str, key: str, options: DemoOptions, progress: Progress
 ) -> list[dict[str, Any]]:
     """Every step that talks to the server; the traces, as the server returns them."""
-    api, api_provider = _client(url, key, API_SERVICE)
-    worker_client, worker_provider = _client(url, key, WORKER_SERVICE)
+    api_service = _Service.start(url, key, API_SERVICE)
+    worker_service = _Service.start(url, key, WORKER_SERVICE)
+    api, worker_client = api_service.client, worker_service.client
     try:
         with progress.step(
             f"Published task '{TASK_NAME}': prompts '{TRIAGE_PROMPT}' and '{ANSWER_PROMPT}' "
@@ -168,16 +207,16 @@ async def run_steps(
             await queue.stop()
 
         with progress.step("Exported every span to the server") as notes:
-            exported = 0
-            for name, client in (("support-api", api), ("support-worker", worker_client)):
-                result = await client.flush(_FLUSH_TIMEOUT)
-                stats = client.export_stats()
-                if not result.complete or stats.dropped:
+            total = 0
+            for service in (api_service, worker_service):
+                exported, dropped, pending = await service.flush()
+                if dropped or pending:
                     raise RuntimeError(
-                        f"{name}: {result.pending} spans still pending, {stats.dropped} dropped"
+                        f"{service.provider.resource.attributes.get('service.name')}: "
+                        f"{pending} spans still pending, {dropped} dropped"
                     )
-                exported += stats.exported
-            notes.append(f"{exported} spans")
+                total += exported
+            notes.append(f"{total} spans, priced by the cost plugin")
 
         with progress.step("Read the traces back from the server") as notes:
             traces = await _fetch(url, key, [setup_trace, *trace_ids])
@@ -186,7 +225,5 @@ async def run_steps(
             notes.append(f"{len(traces)} traces, {sum(t['span_count'] for t in traces)} spans")
         return traces
     finally:
-        await api.close()
-        await worker_client.close()
-        api_provider.shutdown()
-        worker_provider.shutdown()
+        await api_service.close()
+        await worker_service.close()

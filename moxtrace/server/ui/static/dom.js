@@ -67,11 +67,8 @@ export function shortId(id, length = 8) {
 
 /** Span attributes that hold an LLM call's cost in US dollars (the first one present). */
 export const COST_ATTRIBUTES = [
+  "moxn.llm.cost.usd", // the cost collector plugin (collector_plugins/cost.py)
   "gen_ai.usage.cost",
-  "gen_ai.usage.cost_usd",
-  "moxn.cost.usd",
-  "moxn.llm.cost_usd",
-  "llm.usage.cost",
 ];
 
 export function spanCost(span) {

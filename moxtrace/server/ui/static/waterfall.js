@@ -112,7 +112,8 @@ export class Waterfall {
       const call = calls[0];
       const tokensIn = calls.reduce((sum, c) => sum + (c.usage?.input_tokens || 0), 0);
       const tokensOut = calls.reduce((sum, c) => sum + (c.usage?.output_tokens || 0), 0);
-      chips.push(h("span", { class: "chip model" }, call.response_model || call.request_model || "llm"));
+      const model = call.response_model || call.request_model || "llm";
+      if (!(span.name || "").includes(model)) chips.push(h("span", { class: "chip model" }, model));
       chips.push(h("span", { class: "chip tokens" }, `${tokensIn}→${tokensOut}`));
       const cost = spanCost(span);
       if (cost !== null) chips.push(h("span", { class: "chip cost" }, fmtCost(cost)));
