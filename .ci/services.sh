@@ -5,6 +5,7 @@
 #   2. Java 17+ and Maven             apt, only if missing (the Kafka broker runs on the JVM)
 #   3. Apache Kafka broker jars       Maven Central, via deploy/kafka/pom.xml
 #   4. Arize Phoenix                  PyPI, into its own virtualenv
+#   5. Chromium                       Debian `chromium` package (apt), for the browser tests
 #
 # Idempotent, non-interactive (no stdin needed), quick when everything is already installed.
 # Installs go to ${MOXTRACE_CACHE:-$HOME/.cache/moxtrace} (cache that directory in CI) and, for
@@ -71,6 +72,16 @@ if ! "$phoenix_python" -c 'import ensurepip, venv' >/dev/null 2>&1; then
     apt_install python3.11 python3.11-venv
 fi
 timed phoenix "$repo/deploy/phoenix/install.sh"
+
+step "Chromium (apt, if missing; tests/e2e drive it with Playwright)"
+install_chromium() {
+    if [[ -x /usr/bin/chromium ]]; then
+        echo "chromium already installed"
+    else
+        apt_install chromium
+    fi
+}
+timed chromium install_chromium
 
 step "done in $((SECONDS - total_start))s"
 printf '  %s\n' "${timings[@]}"
