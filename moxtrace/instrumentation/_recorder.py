@@ -338,7 +338,12 @@ class LLMCall:
             system_instructions=content.system,
             tool_definitions=content.tools,
         )
-        if not self.owned and self.identity:
+        if self.owned:
+            # Set when the span started (for samplers): not again.
+            del attributes[semconv.GEN_AI_OPERATION_NAME], attributes[semconv.GEN_AI_PROVIDER_NAME]
+            if request.model and attributes.get(semconv.GEN_AI_REQUEST_MODEL) == request.model:
+                del attributes[semconv.GEN_AI_REQUEST_MODEL]
+        elif self.identity:
             attributes.update(self.identity.attributes)
         return attributes
 

@@ -58,7 +58,9 @@ EMPTY_CONTENT = Content([], [], [])
 
 def plain(value: Any) -> Any:
     """``value`` as plain data: SDK objects (pydantic models) are dumped, the rest kept."""
-    if isinstance(value, Mapping | str | int | float | bool) or value is None:
+    if type(value) is dict or value is None:  # the common case, without an ABC check
+        return value
+    if isinstance(value, Mapping | str | int | float | bool):
         return value
     dump = getattr(value, "model_dump", None)
     if callable(dump):
