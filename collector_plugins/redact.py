@@ -105,7 +105,7 @@ BUILTIN_PATTERNS: Final[dict[str, str]] = {
         r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9-]{1,63}\.){1,8}"
         r"[A-Za-z]{2,24}(?![A-Za-z0-9-])"
     ),
-    "card_number": r"(?<![0-9A-Za-z])[2-6](?:[ -]?[0-9]){12,18}(?![0-9A-Za-z])",
+    "card_number": r"[2-6](?<![0-9A-Za-z][2-6])(?:[ -]?[0-9]){12,18}(?![0-9A-Za-z])",
 }
 """The built-in kinds and their regular expressions (``secret`` groups: only that part is
 masked). Order matters where two could start at the same place: the first wins."""
@@ -173,6 +173,19 @@ def _has_digit(text: str) -> bool:
 
 
 _CHECKS: Final = {"card_number": _card_ok, "openai_api_key": _has_digit}
+# Substrings without which a built-in pattern cannot match (``str.__contains__`` is far
+# cheaper than a regex scan): (needles, whether to look in the lower-cased text).
+_NEEDLES: Final[dict[str, tuple[tuple[str, ...], bool]]] = {
+    "anthropic_api_key": (("sk-ant-",), False),
+    "openai_api_key": (("sk-",), False),
+    "google_api_key": (("AIza",), False),
+    "aws_access_key_id": (("AKIA", "ASIA", "ABIA", "ACCA"), False),
+    "moxn_api_key": (("moxn_",), False),
+    "jwt": (("eyJ",), False),
+    "bearer_token": (("bearer",), True),
+    "credential": (("key", "token", "secret", "passw"), True),
+    "email": (("@",), False),
+}
 
 
 class RedactOptions(BaseModel):
@@ -193,13 +206,14 @@ class RedactOptions(BaseModel):
 
 
 class _Pattern:
-    __slots__ = ("check", "kind", "regex", "secret")
+    __slots__ = ("check", "kind", "lower", "needles", "regex", "secret")
 
-    def __init__(self, kind: str, regex: re.Pattern[str]) -> None:
+    def __init__(self, kind: str, regex: re.Pattern[str], *, builtin: bool = False) -> None:
         self.kind = kind
         self.regex = regex
         self.secret = "secret" in regex.groupindex
-        self.check = _CHECKS.get(kind)
+        self.check = _CHECKS.get(kind) if builtin else None
+        self.needles, self.lower = _NEEDLES.get(kind, ((), False)) if builtin else ((), False)
 
 
 def _globs(patterns: Sequence[str]) -> re.Pattern[str] | None:
@@ -269,7 +283,7 @@ class RedactPlugin(CollectorPlugin):
 
     def _compile(self, opts: RedactOptions) -> list[_Pattern]:
         patterns = [
-            _Pattern(kind, re.compile(regex))
+            _Pattern(kind, re.compile(regex), builtin=True)
             for kind, regex in BUILTIN_PATTERNS.items()
             if kind not in opts.disable
         ]
@@ -465,12 +479,23 @@ class RedactPlugin(CollectorPlugin):
 
     def _scan(self, text: str, counts: dict[str, int]) -> str:
         """``text`` with every pattern's matches masked; ``text`` itself if none was."""
+        lowered: str | None = None
         for pattern in self._patterns:
+            if pattern.needles:
+                if pattern.lower:
+                    if lowered is None:
+                        lowered = text.lower()
+                    haystack = lowered
+                else:
+                    haystack = text
+                if not any(needle in haystack for needle in pattern.needles):
+                    continue
             if pattern.regex.search(text) is None:
                 continue
             new = pattern.regex.sub(self._replacer(pattern, counts), text)
             if new != text:  # a match can be rejected (a number that fails Luhn)
                 text = new
+                lowered = None
         return text
 
     def _replacer(self, pattern: _Pattern, counts: dict[str, int]) -> Any:
