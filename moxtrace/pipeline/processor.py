@@ -33,16 +33,51 @@ _warn = RateLimitedLogger(_logger)
 _SpanKey = tuple[int, int]
 
 
-@dataclass
 class Unit:
-    """A span on its way to the sinks, and the tickets of the records it came from."""
+    """A span on its way to the sinks, and the tickets of the records it came from.
 
-    span: ReadableSpan
-    tenant: str
-    tickets: Sequence[Ticket]
-    wire: list[WireEvent] | None = None
-    """The events the span was rebuilt from, while no plugin changed it: the store sink
-    stores them as they were sent."""
+    A span that came as Moxn events keeps them in ``wire`` while no plugin changes it:
+    the store sink stores them as they were sent, and the span itself is only rebuilt
+    (``wire_to_span``) when something reads ``span`` — with no plugins and only store
+    sinks, never.
+    """
+
+    __slots__ = ("_span", "tenant", "tickets", "wire")
+
+    def __init__(
+        self,
+        span: ReadableSpan | None,
+        tenant: str,
+        tickets: Sequence[Ticket],
+        wire: list[WireEvent] | None = None,
+    ) -> None:
+        if span is None and not wire:
+            raise ValueError("a unit needs a span or the events to rebuild it from")
+        self._span = span
+        self.tenant = tenant
+        self.tickets = tickets
+        self.wire = wire
+
+    @property
+    def span(self) -> ReadableSpan:
+        """The span; rebuilt from ``wire`` on first use (``ValueError`` if it cannot be)."""
+        span = self._span
+        if span is None:
+            assert self.wire is not None
+            span = self._span = wire_to_span([raw for _, raw in self.wire])
+        return span
+
+    @span.setter
+    def span(self, value: ReadableSpan) -> None:
+        self._span = value
+
+    def ids(self) -> tuple[str, str]:
+        """(trace id, span id) in hex, without rebuilding the span."""
+        if self._span is None and self.wire:
+            event = self.wire[0][0]
+            return event.trace_id, event.span_id
+        context = self.span.context
+        return format(context.trace_id, "032x"), format(context.span_id, "016x")
 
 
 @dataclass
@@ -165,7 +200,11 @@ class BatchProcessor:
     def _rebuild(
         self, assembled: Iterable[Assembled], units: list[Unit], unreadable: list[Ticket]
     ) -> None:
+        lazy = not self.chain.plugins
         for item in assembled:
+            if lazy:
+                units.append(Unit(None, item.tenant, item.tickets, item.events))
+                continue
             raws = [raw for _, raw in item.events]
             try:
                 span = wire_to_span(raws)

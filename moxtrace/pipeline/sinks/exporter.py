@@ -57,7 +57,7 @@ class ExporterSink(Sink):
 
     async def write(self, units: Sequence[Unit]) -> None:
         """Export the spans of ``units``; see the module docstring for failures."""
-        spans = [unit.span for unit in units]
+        spans = await self._run(lambda: self._spans(units))
         if not spans:
             return
         if not await self._export(spans):
@@ -74,6 +74,19 @@ class ExporterSink(Sink):
                     await self._narrow(part)
         self.counters.batches += 1
         self.counters.spans += len(spans)
+
+    def _spans(self, units: Sequence[Unit]) -> list[ReadableSpan]:
+        spans = []
+        for unit in units:
+            try:
+                spans.append(unit.span)
+            except ValueError as exc:
+                # Events that make no span (never built before: no plugins ran).
+                self.counters.rejected += 1
+                _warn.warning(
+                    f"unreadable-{self.name}", "moxtrace collector: skipping a span: %s", exc
+                )
+        return spans
 
     async def _narrow(self, spans: list[ReadableSpan]) -> None:
         # The destination takes some spans: find those it refuses.

@@ -195,6 +195,9 @@ class StoreSink(Sink):
             self.counters.spans += 1
 
     async def _encode(self, units: Sequence[Unit]) -> list[WireEvent]:
+        if all(unit.wire is not None for unit in units):
+            # Stored as sent: nothing to encode, no thread hop.
+            return [event for unit in units for event in unit.wire or ()]
         events, refused = await asyncio.to_thread(_events, units)
         for unit, why in refused:
             self._reject(unit, why)
@@ -202,12 +205,12 @@ class StoreSink(Sink):
 
     def _reject(self, unit: Unit, why: str) -> None:
         self.counters.rejected += 1
-        context = unit.span.context
+        trace_id, span_id = unit.ids()
         _warn.warning(
             "store-rejected",
-            "moxtrace collector: the store refused span %016x of trace %032x: %s",
-            context.span_id,
-            context.trace_id,
+            "moxtrace collector: the store refused span %s of trace %s: %s",
+            span_id,
+            trace_id,
             why,
         )
 

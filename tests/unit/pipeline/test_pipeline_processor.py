@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 
 from moxtrace.exporters.events import WIRE_PARTIAL_ATTRIBUTE
@@ -171,15 +172,21 @@ def test_shutdown_counts_what_plugins_still_hold() -> None:
     assert proc.shutdown() >= 1
 
 
-def test_events_that_cannot_make_a_span_are_dropped_and_their_record_completes() -> None:
-    now = [0.0]
-    proc = BatchProcessor(
-        PluginChain([]), SpanReassembler(timeout=1.0, clock=lambda: now[0]), default_tenant="dev"
-    )
-    # A lone tool_call without a timestamp: valid, but no time to give a span.
+def lone_tool_call() -> dict[str, Any]:
+    """A valid event that cannot make a span: no lifecycle event, no timestamp."""
     event = {**wire(span())[0], "event_type": "tool_call", "sequence_number": 4}
     del event["timestamp"]
-    record = moxn_record([event])
+    return event
+
+
+def test_events_that_cannot_make_a_span_for_the_plugins_are_dropped() -> None:
+    now = [0.0]
+    proc = BatchProcessor(
+        PluginChain([Rename()]),
+        SpanReassembler(timeout=1.0, clock=lambda: now[0]),
+        default_tenant="dev",
+    )
+    record = moxn_record([lone_tool_call()])
     settle(proc.process([record]))
     assert not record.ticket.done
     now[0] = 2.0
@@ -188,3 +195,19 @@ def test_events_that_cannot_make_a_span_are_dropped_and_their_record_completes()
     settle(result)
     assert record.ticket.done
     assert proc.counters.spans_unreadable == 1
+
+
+def test_without_plugins_spans_are_only_rebuilt_when_read() -> None:
+    now = [0.0]
+    proc = BatchProcessor(
+        PluginChain([]), SpanReassembler(timeout=1.0, clock=lambda: now[0]), default_tenant="dev"
+    )
+    settle(proc.process([moxn_record([lone_tool_call()])]))
+    now[0] = 2.0
+    (unit,) = proc.tick().deliver
+    assert unit.wire is not None  # the store stores the event as sent
+    assert unit.ids() == (unit.wire[0][0].trace_id, unit.wire[0][0].span_id)
+    with pytest.raises(ValueError, match="no usable time"):
+        unit.span  # noqa: B018
+    (whole,) = proc.process([moxn_record(wire(span(llm=True)))]).deliver
+    assert whole.span.name == "work"

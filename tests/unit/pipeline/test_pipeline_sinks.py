@@ -78,6 +78,19 @@ async def test_spans_a_working_destination_refuses_are_found_and_skipped() -> No
     await sink.close()
 
 
+async def test_an_exporter_sink_skips_events_that_make_no_span() -> None:
+    exporter = FakeExporter()
+    sink = ExporterSink("fake", lambda: exporter)
+    await sink.start()
+    event = {**wire(span())[0], "event_type": "custom"}
+    del event["timestamp"]
+    lone = Unit(None, "dev", (), validate_events([event]))
+    await sink.write([lone, *units(2)])
+    assert exporter.received == [2]
+    assert sink.counters.rejected == 1
+    await sink.close()
+
+
 async def test_an_exporter_that_raises_is_unavailable() -> None:
     class Raising(FakeExporter):
         def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
