@@ -96,8 +96,7 @@ _LOOKUP_CACHE_SIZE = 4096
 _UNKNOWN_NAMES_KEPT = 100
 # What may follow a table entry's name in a dated snapshot of it.
 _SNAPSHOT = re.compile(
-    r"(?:[-@](?:\d{8}|\d{4}-\d{2}-\d{2}|\d{3,4}|latest))+(?:-v\d+(?::\d+)?)?"
-    r"|-v\d+(?::\d+)?"
+    r"(?=.)(?:-v\d+)?(?:[-@](?:\d{8}|\d{4}-\d{2}-\d{2}|\d{3,4}|latest))*(?:-v\d+(?::\d+)?)?"
 )
 _BEDROCK_PREFIX = re.compile(r"^(?:(?:us|eu|apac|ap|jp|au|ca|global|us-gov)\.)?[a-z]+\.(?=[a-z])")
 

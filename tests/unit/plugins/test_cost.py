@@ -129,6 +129,7 @@ def test_long_context_tier_prices_the_whole_request() -> None:
         ("claude-sonnet-4-6", "claude-sonnet-4-6"),
         ("claude-3-7-sonnet-latest", "claude-3-7-sonnet"),
         ("claude-sonnet-4-5@20250929", "claude-sonnet-4-5"),
+        ("claude-3-5-sonnet-v2@20241022", "claude-3-5-sonnet"),
         ("us.anthropic.claude-3-5-sonnet-20241022-v2:0", "claude-3-5-sonnet"),
         ("anthropic.claude-haiku-4-5-20251001-v1:0", "claude-haiku-4-5"),
         ("gpt-4o-mini-2024-07-18", "gpt-4o-mini"),
