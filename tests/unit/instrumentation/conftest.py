@@ -17,8 +17,6 @@ import anthropic
 import httpx2
 import openai
 import pytest
-from google import genai
-from google.genai import types as genai_types
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -87,7 +85,10 @@ class FakeProviders:
             api_key="x", base_url="http://fake", http_client=http, max_retries=0
         )
 
-    def google(self, *, vertexai: bool = False) -> genai.Client:
+    def google(self, *, vertexai: bool = False) -> Any:
+        from google import genai
+        from google.genai import types as genai_types
+
         options = genai_types.HttpOptions(
             base_url="http://fake",
             httpx_client=httpx2.Client(transport=httpx2.MockTransport(self)),
