@@ -31,7 +31,7 @@ from typing import Any, Protocol, TypeVar
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, Span, SpanKind
 from opentelemetry.util.types import AttributeValue
 
 from moxtrace._core import ClientCore
@@ -41,6 +41,7 @@ from moxtrace.tracing.identity import EMPTY_IDENTITY, MoxnIdentity
 from moxtrace.tracing.propagation import context_from_headers, trace_headers
 from moxtrace.tracing.runtime import TracingRuntime
 from moxtrace.tracing.scope import SCOPE_KEY, Scope
+from moxtrace.tracing.spans import finish_span, record_error
 from moxtrace.types.carrier import MoxnTraceCarrier
 
 __all__ = [
@@ -219,9 +220,7 @@ class TracedProducer:
             try:
                 result = await send(record_headers)
             except BaseException as exc:
-                span.record_exception(exc)
-                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-                span.set_attribute(semconv.ERROR_TYPE, type(exc).__qualname__)
+                record_error(span, exc)
                 raise
             if on_result is not None:
                 on_result(span, result)
@@ -313,24 +312,26 @@ class TracedProducer:
             span.end()
 
 
-class ConsumedRecord:
-    """A consumed record and its CONSUMER span, started on ``async with`` (or ``with``).
+class _ProcessingSpan:
+    """A CONSUMER span started on ``with`` / ``async with`` and current inside the block;
+    an exception raised there is recorded (status ERROR) and re-raised."""
 
-    Inside the block the span ``process {topic}`` is current; an exception raised there
-    is recorded (status ERROR) and re-raised. ``record`` is the aiokafka record.
-    """
+    __slots__ = ("_consumer", "_span", "_token")
 
-    __slots__ = ("_consumer", "_span", "_token", "record")
-
-    def __init__(self, consumer: TracedConsumer, record: KafkaRecord) -> None:
+    def __init__(self, consumer: TracedConsumer) -> None:
         self._consumer = consumer
-        self.record = record
         self._span: Span | None = None
         self._token: object | None = None
 
+    def _start(self) -> tuple[Span | None, object | None]:
+        raise NotImplementedError
+
+    def _value(self) -> Any:
+        raise NotImplementedError
+
     def __enter__(self) -> Any:
-        self._span, self._token = self._consumer._begin(self.record)
-        return self.record
+        self._span, self._token = self._start()
+        return self._value()
 
     def __exit__(
         self,
@@ -338,8 +339,9 @@ class ConsumedRecord:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        _finish(self._span, self._token, exc)
+        span, token = self._span, self._token
         self._span = self._token = None
+        finish_span(span, token, exc)
 
     async def __aenter__(self) -> Any:
         return self.__enter__()
@@ -353,59 +355,41 @@ class ConsumedRecord:
         self.__exit__(exc_type, exc, tb)
 
 
-class ConsumedBatch:
+class ConsumedRecord(_ProcessingSpan):
+    """A consumed record and its CONSUMER span ``process {topic}``, started on
+    ``async with`` (or ``with``), which gives the aiokafka record."""
+
+    __slots__ = ("record",)
+
+    def __init__(self, consumer: TracedConsumer, record: KafkaRecord) -> None:
+        super().__init__(consumer)
+        self.record = record
+
+    def _start(self) -> tuple[Span | None, object | None]:
+        return self._consumer._begin(self.record)
+
+    def _value(self) -> Any:
+        return self.record
+
+
+class ConsumedBatch(_ProcessingSpan):
     """Records fetched together (``getmany``), processed in ONE CONSUMER span with a
     link to each record's producer span. ``records`` lists them in fetch order."""
 
-    __slots__ = ("_consumer", "_span", "_token", "records")
+    __slots__ = ("records",)
 
     def __init__(self, consumer: TracedConsumer, records: list[Any]) -> None:
-        self._consumer = consumer
+        super().__init__(consumer)
         self.records = records
-        self._span: Span | None = None
-        self._token: object | None = None
 
     def __len__(self) -> int:
         return len(self.records)
 
-    def __enter__(self) -> list[Any]:
-        self._span, self._token = self._consumer._begin_batch(self.records)
+    def _start(self) -> tuple[Span | None, object | None]:
+        return self._consumer._begin_batch(self.records)
+
+    def _value(self) -> list[Any]:
         return self.records
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        _finish(self._span, self._token, exc)
-        self._span = self._token = None
-
-    async def __aenter__(self) -> list[Any]:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
-
-
-def _finish(span: Span | None, token: object | None, exc: BaseException | None) -> None:
-    try:
-        if span is not None:
-            if exc is not None:
-                span.record_exception(exc)
-                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-                span.set_attribute(semconv.ERROR_TYPE, type(exc).__qualname__)
-            span.end()
-    except Exception:
-        _logger.debug("moxtrace: ending a Kafka span failed", exc_info=True)
-    finally:
-        if token is not None:
-            otel_context.detach(token)  # type: ignore[arg-type]
 
 
 class TracedConsumer:

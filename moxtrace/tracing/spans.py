@@ -40,6 +40,8 @@ __all__ = [
     "HasIdentity",
     "MoxnSpan",
     "ParentContext",
+    "finish_span",
+    "record_error",
     "record_llm_event",
     "resolve_parent",
     "span_from_carrier",
@@ -105,6 +107,30 @@ def resolve_parent(
             ctx = W3CBaggagePropagator().extract({"baggage": trace_context.baggage}, ctx)
         return ctx
     return None
+
+
+def record_error(span: Span, exc: BaseException) -> None:
+    """Mark ``span`` failed by ``exc``: ``error.type``, an exception event, status ERROR."""
+    span.set_attribute(semconv.ERROR_TYPE, type(exc).__qualname__)
+    span.record_exception(exc)
+    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+
+
+def finish_span(span: Span | None, token: object | None, exc: BaseException | None) -> None:
+    """End a span made current with ``attach`` (recording ``exc`` if any), then detach.
+
+    Never raises: a tracer failure is logged and the context is restored regardless.
+    """
+    try:
+        if span is not None:
+            if exc is not None:
+                record_error(span, exc)
+            span.end()
+    except Exception:
+        _logger.debug("moxtrace: ending a span failed", exc_info=True)
+    finally:
+        if token is not None:
+            otel_context.detach(token)  # type: ignore[arg-type]
 
 
 class MoxnSpan:
@@ -175,22 +201,9 @@ class MoxnSpan:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        span = self._span
-        if span is None:
-            return
-        self._span = None
-        try:
-            if exc is not None:
-                span.set_attribute(semconv.ERROR_TYPE, type(exc).__qualname__)
-                span.record_exception(exc)
-                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-            span.end()
-        except Exception:
-            _logger.debug("moxtrace: ending span %r failed", self._name, exc_info=True)
-        finally:
-            if self._token is not None:
-                otel_context.detach(self._token)  # type: ignore[arg-type]
-                self._token = None
+        span, token = self._span, self._token
+        self._span = self._token = None
+        finish_span(span, token, exc)
 
     async def __aenter__(self) -> Span:
         return self.__enter__()
