@@ -225,7 +225,13 @@ class LLMCall:
                 from moxtrace.instrumentation._stream import wrap_stream
 
                 return wrap_stream(result, self, self.accumulator())
-            response = result.parse() if _raw_response(result) else result
+            response = result
+            if _raw_response(result):
+                if not getattr(result.http_response, "is_closed", False):
+                    # with_streaming_response: the body is the application's to read.
+                    self.end(None)
+                    return result
+                response = result.parse()  # with_raw_response: read already; parse is cached
             parsed = parse_response(response, self.provider)
         except Exception:
             _logger.debug(

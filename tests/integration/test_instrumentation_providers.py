@@ -384,3 +384,24 @@ def test_uninstrument_leaves_no_wrapper(
     api.call(client, api.model, False)
     list(api.call(client, api.model, True))
     assert len(memory.get_finished_spans()) == 1
+
+
+def test_raw_and_streaming_responses_are_left_to_the_application(
+    standin: StandIn, memory: InMemorySpanExporter
+) -> None:
+    instrument(memory)
+    client = openai.OpenAI(api_key="x", base_url=standin.openai_base_url, max_retries=0)
+    messages = [{"role": "user", "content": QUESTION}]
+    raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=messages)
+    assert raw.parse().choices[0].message.content == TEXT
+    with client.chat.completions.with_streaming_response.create(
+        model="gpt-4o-mini", messages=messages
+    ) as response:
+        # The body was not read by moxtrace: the application streams it itself.
+        assert not response.http_response.is_stream_consumed
+        lines = [line for line in response.iter_lines() if line]
+    assert json.loads(lines[0])["choices"][0]["message"]["content"] == TEXT
+    read, streamed = memory.get_finished_spans()
+    assert (read.attributes or {})["gen_ai.usage.output_tokens"] == 9
+    assert "gen_ai.usage.output_tokens" not in (streamed.attributes or {})
+    assert streamed.name == "chat gpt-4o-mini"

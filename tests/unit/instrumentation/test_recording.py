@@ -474,3 +474,29 @@ def test_openais_stream_helper_goes_through_create(
     assert final.choices[0].message.content == TEXT
     (span,) = memory.get_finished_spans()
     assert (span.attributes or {})["gen_ai.response.finish_reasons"] == ("stop",)
+
+
+def test_an_async_stream_as_a_context_manager_and_closed_early(
+    instrument: Instrument, fake: FakeProviders, memory: InMemorySpanExporter
+) -> None:
+    instrument()
+
+    async def main() -> list[Any]:
+        llm = fake.async_openai()
+        stream = await llm.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True
+        )
+        assert isinstance(stream, openai.AsyncStream)
+        async with stream:
+            chunks = [chunk async for chunk in stream]
+        early = await llm.responses.create(model="gpt-4o-mini", input="Hi", stream=True)
+        await early.__anext__()
+        await early.close()
+        return chunks
+
+    chunks = asyncio.run(main())
+    assert [c.choices[0].delta.content for c in chunks if c.choices] == ["", *CHUNKS, None]
+    whole, early = memory.get_finished_spans()
+    assert (whole.attributes or {})["gen_ai.response.finish_reasons"] == ("stop",)
+    assert "gen_ai.usage.output_tokens" not in (early.attributes or {})
+    assert (early.attributes or {})["gen_ai.response.id"] == "resp_standin2"
