@@ -175,22 +175,23 @@ def _run(
         progress.say(render_trace_tree(trace, glyph=glyph))
         progress.say()
     viewer = f"{url}/ui/"
-    progress.say(f"Trace viewer: {viewer}  (log in with the API key in {key_path})")
-    if not options.keep_running:
-        if temporary:
-            progress.say(
-                "The server stops now. Run `moxtrace demo --keep-running` to browse the "
-                "traces, or `moxtrace demo --data-dir DIR` then `moxtrace serve --data-dir DIR`."
-            )
-        else:
-            progress.say(
-                f"The server stops now; `moxtrace serve --data-dir {data_dir}` serves these "
-                "traces again."
-            )
-        return 0
-    progress.say(f"API key: {key}")
-    progress.say("The server keeps running; press Ctrl-C to stop it.")
-    return _wait_for_stop(server, progress)
+    if options.keep_running:
+        progress.say(f"Trace viewer: {viewer}")
+        progress.say(f"API key: {key}  (also in {key_path})")
+        progress.say("The server keeps running; press Ctrl-C to stop it.")
+        return _wait_for_stop(server, progress)
+    progress.say(f"Trace viewer: {viewer}  (while the server runs)")
+    if temporary:
+        progress.say(
+            "The server stops now and its temporary data goes with it: run "
+            "`moxtrace demo --keep-running` to browse the traces in the viewer."
+        )
+    else:
+        progress.say(
+            f"The server stops now. To browse these traces: `moxtrace serve --data-dir "
+            f"{data_dir}`, open /ui/ and log in with the key in {key_path}."
+        )
+    return 0
 
 
 def _wait_for_stop(server: DemoServer, progress: Progress) -> int:

@@ -131,9 +131,9 @@ def test_waterfall_has_the_worker_under_the_producer(
     assert row(page, "process support-replies").count() == 0
     row(page, "send support-replies").locator("button.toggle").click()
     row(page, "process support-replies").wait_for()
-    row(page, "answer_ticket").click()
-    page.wait_for_selector("#detail-title:has-text('answer_ticket')")
-    page.screenshot(path=str(artifacts / "trace.png"))
+    row(page, "chat claude-sonnet-4-6").click()  # the call that saw the tool's result
+    page.wait_for_selector("#detail-title:has-text('chat claude-sonnet-4-6')")
+    page.screenshot(path=str(artifacts / "trace.png"))  # docs/viewer.png is one of these
 
 
 def test_llm_call_shows_the_conversation_and_tokens(page: Any, demo_data: DemoData) -> None:

@@ -138,8 +138,8 @@ export class Waterfall {
           )
         : h("span", { class: "toggle-pad" }),
       h("span", { class: "swatch", style: { background: color }, title: span.service_name || "" }),
-      h("span", { class: "span-name" }, span.name || "?"),
-      chips,
+      h("span", { class: "span-name", title: span.name || "" }, span.name || "?"),
+      chips.length ? h("span", { class: "chips" }, chips) : null,
     );
     const bar = h(
       "div",
