@@ -426,9 +426,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.shared.written = 0
         for index, event in enumerate(events):
+            self.shared.written = index + 1  # counted before the client can see it
             self.wfile.write(event.encode())
             self.wfile.flush()
-            self.shared.written = index + 1
             hold = self.shared.hold
             if index == 0 and hold is not None:
                 # The test holds the rest back until the client has seen the first event.
