@@ -1,10 +1,14 @@
-"""Two GenAI instrumentations on one SDK: moxtrace and ``opentelemetry-instrumentation-openai-v2``.
+"""moxtrace's SDK instrumentation next to other instrumentations.
 
-Both wrap ``chat.completions.create``. Whichever is installed first, moxtrace ends up
+Two GenAI instrumentations on one SDK, moxtrace and ``opentelemetry-instrumentation-openai-v2``:
+both wrap ``chat.completions.create``. Whichever is installed first, moxtrace ends up
 beneath the other one's wrapper, finds its GenAI span open and records into it: one LLM
 span per call, carrying both instrumentations' attributes and the Moxn identity. Each can
-be removed in either order and the SDK's own function comes back. Real HTTP to the
-stand-in OpenAI API on 127.0.0.1.
+be removed in either order and the SDK's own function comes back.
+
+Messaging: with ``opentelemetry-instrumentation-aiokafka`` on the producer and consumer, an
+LLM call made while processing a record nests under the record's span, in the producer's
+trace (real Apache Kafka). Real HTTP to the stand-in OpenAI API on 127.0.0.1 throughout.
 """
 
 from __future__ import annotations
@@ -132,3 +136,78 @@ def test_each_can_be_removed_in_either_order(
     assert (scope == "moxtrace") is (removed_first == "openai-v2")
     removals["moxtrace" if removed_first == "openai-v2" else "openai-v2"]()
     assert (vars(Completions)["create"], vars(AsyncCompletions)["create"]) == pristine
+
+
+# -- messaging: aiokafka ---------------------------------------------------------------------
+
+
+async def test_an_llm_call_while_processing_a_kafka_record_nests_under_it(
+    kafka_broker: str, standin: StandIn, memory: InMemorySpanExporter
+) -> None:
+    """opentelemetry-instrumentation-aiokafka on the producer and the consumer, moxtrace's
+    traced consumer around the handler: the LLM span of the handler is a child of the
+    record's processing span, in the producer's trace, with the producer's prompt identity
+    (carried by the ``moxn`` propagator in the record's ``tracestate``)."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from opentelemetry import propagate
+    from opentelemetry.baggage.propagation import W3CBaggagePropagator
+    from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
+    from opentelemetry.propagators.composite import CompositePropagator
+    from opentelemetry.trace import SpanKind
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    from moxtrace import SyncMoxnClient
+    from moxtrace.kafka import TracedConsumer
+    from moxtrace.tracing.propagation import MoxnPropagator
+    from tests.integration.test_kafka_e2e import create_topic
+
+    client = SyncMoxnClient(span_processors=[SimpleSpanProcessor(memory)])
+    moxtrace.instrument(client, sdks=["openai"])
+    kafka = AIOKafkaInstrumentor()
+    kafka.instrument(tracer_provider=client.tracing.provider)
+    previous = propagate.get_global_textmap()
+    propagate.set_global_textmap(  # OTEL_PROPAGATORS=tracecontext,baggage,moxn
+        CompositePropagator(
+            [TraceContextTextMapPropagator(), W3CBaggagePropagator(), MoxnPropagator()]
+        )
+    )
+    session = PromptSession(make_prompt(provider=Provider.OPENAI_CHAT), {"query": "Hi"})
+    llm = openai.AsyncOpenAI(api_key="x", base_url=standin.openai_base_url, max_retries=0)
+    topic = await create_topic(kafka_broker)
+    try:
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_broker)
+        await producer.start()
+        try:
+            with client.span(session, name="enqueue") as enqueue:
+                await producer.send_and_wait(topic, b"Where is my order?")
+        finally:
+            await producer.stop()
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=kafka_broker, auto_offset_reset="earliest", group_id=topic
+        )
+        await consumer.start()
+        try:
+            record = await consumer.getone()
+            async with TracedConsumer(consumer, client, group_id=topic).record(record):
+                await llm.chat.completions.create(
+                    model="gpt-4o-mini",
+                    messages=[{"role": "user", "content": record.value.decode()}],
+                )
+        finally:
+            await consumer.stop()
+    finally:
+        propagate.set_global_textmap(previous)
+        kafka.uninstrument()
+        client.close()
+
+    spans = memory.get_finished_spans()
+    (send,) = [s for s in spans if s.kind is SpanKind.PRODUCER]
+    (process,) = [s for s in spans if s.name == f"process {topic}"]
+    (chat,) = llm_spans(memory)
+    trace_id = enqueue.get_span_context().trace_id
+    assert send.parent is not None and send.parent.span_id == enqueue.get_span_context().span_id
+    assert process.parent is not None and process.parent.span_id == send.context.span_id
+    assert chat.parent is not None and chat.parent.span_id == process.context.span_id
+    assert {send.context.trace_id, process.context.trace_id, chat.context.trace_id} == {trace_id}
+    assert (chat.attributes or {})["moxn.prompt.id"] == str(session.prompt.id)
+    assert (chat.attributes or {})["moxn.session.id"] == str(session.id)
