@@ -41,7 +41,6 @@ from moxtrace.session.stream import StreamAccumulator
 from moxtrace.tracing import semconv
 from moxtrace.tracing.content import ContentCapture
 from moxtrace.tracing.events import llm_call_attributes
-from moxtrace.tracing.identity import MoxnIdentity
 from moxtrace.tracing.invocation import invocation_identity
 from moxtrace.tracing.recorded import mark_recorded
 from moxtrace.tracing.runtime import TracingRuntime
@@ -148,7 +147,6 @@ class Recorder:
                 endpoint,
                 provider,
                 request,
-                identity,
                 kwargs,
                 span,
                 owned,
@@ -171,7 +169,6 @@ class LLMCall:
         "context",
         "done",
         "endpoint",
-        "identity",
         "kwargs",
         "owned",
         "provider",
@@ -188,7 +185,6 @@ class LLMCall:
         endpoint: Endpoint,
         provider: Any,
         request: Request,
-        identity: MoxnIdentity | None,
         kwargs: Mapping[str, Any],
         span: Span,
         owned: bool,
@@ -199,7 +195,6 @@ class LLMCall:
         self.endpoint = endpoint
         self.provider = provider
         self.request = request
-        self.identity = identity
         self.kwargs = kwargs
         self.span = span
         self.owned = owned
@@ -349,8 +344,6 @@ class LLMCall:
             del attributes[semconv.GEN_AI_OPERATION_NAME], attributes[semconv.GEN_AI_PROVIDER_NAME]
             if request.model and attributes.get(semconv.GEN_AI_REQUEST_MODEL) == request.model:
                 del attributes[semconv.GEN_AI_REQUEST_MODEL]
-        elif self.identity:
-            attributes.update(self.identity.attributes)
         return attributes
 
 
