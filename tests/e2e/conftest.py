@@ -87,9 +87,13 @@ def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoData]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium (a Playwright BrowserContext) for the session."""
+    """One headless Chromium (a Playwright BrowserContext) per test module.
+
+    Not per session: Playwright's sync API runs an event loop in this thread while it is
+    open, and asyncio tests elsewhere in the suite cannot start theirs until it is closed.
+    """
     missing = require_chromium()
     if missing:
         pytest.fail(missing, pytrace=False)
