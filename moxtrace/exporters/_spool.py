@@ -359,8 +359,8 @@ class Spooling:
             batch = self.spool.claim(entry)
         except ValueError as exc:
             _warn.error("spool-corrupt", "moxtrace: dropping a spool file: %s", exc)
-            self.spool.release(entry, remove=True)
             self._counters.add(Outcome(dropped=entry.spans))
+            self.spool.release(entry, remove=True)
             return True
         if batch is None:
             return True
@@ -379,12 +379,13 @@ class Spooling:
                 "moxtrace: the server refused spooled spans; dropping them: %s",
                 exc,
             )
-            self.spool.release(entry, remove=True)
             self._counters.add(Outcome(dropped=batch.spans))
+            self.spool.release(entry, remove=True)
             return True
+        # Counted before the file goes: a reader never sees the spans in neither place.
+        self._counters.add(outcome)
         self.spool.release(entry, remove=True)
         self._failing = False
-        self._counters.add(outcome)
         return True
 
     def _split(self, entry: SpoolEntry, batch: EventBatch) -> None:
@@ -394,8 +395,8 @@ class Spooling:
                 "event-too-large",
                 "moxtrace: dropped a spooled event the server refuses as too large",
             )
-            self.spool.release(entry, remove=True)
             self._counters.add(Outcome(dropped=batch.spans))
+            self.spool.release(entry, remove=True)
             return
         for half in batch.halves():
             outcome = self._keep(half, stamp=entry.stamp)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from moxtrace.server.assemble import Derived, derive
 from moxtrace.server.broadcast import Broadcaster
+from moxtrace.server.gcpause import gc_paused
 from moxtrace.server.offload import off_loop
 from moxtrace.server.store import Store
 from moxtrace.types.telemetry import TelemetryLogRequest
@@ -130,7 +131,8 @@ class Indexer:
         tail = self._broadcaster.has_subscribers(job.tenant)
 
         def build() -> Derived:
-            return derive(job.tenant, job.events, job.received_us, tail=tail)
+            with gc_paused():
+                return derive(job.tenant, job.events, job.received_us, tail=tail)
 
         try:
             derived = await off_loop(len(job.events) * 256, build)

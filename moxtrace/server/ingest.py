@@ -21,6 +21,7 @@ from sqlalchemy import exc as sa_exc
 
 from moxtrace.server.assemble import EventRows, WireEvent, event_rows
 from moxtrace.server.errors import ApiError, invalid_payload, unavailable
+from moxtrace.server.gcpause import gc_paused
 from moxtrace.server.indexer import Indexer
 from moxtrace.server.offload import off_loop
 from moxtrace.server.store import Store
@@ -63,7 +64,8 @@ class Ingestor:
 
         def build() -> EventRows:
             try:
-                return event_rows(tenant, events, now_us)
+                with gc_paused():
+                    return event_rows(tenant, events, now_us)
             except ValueError as exc:
                 raise invalid_payload(f"body: an event cannot be stored ({exc})") from None
 

@@ -5,10 +5,20 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
 from moxtrace.types.blocks import (
     ContentBlock,
@@ -43,6 +53,57 @@ def _hex_id(value: Any, pattern: re.Pattern[str], what: str) -> Any:
             width = 32 if what == "trace id" else 16
             raise ValueError(f"{what} must be {width} lowercase hex digits, not all zero")
     return value
+
+
+class _HexId:
+    """A trace or span id checked by pydantic-core (no Python call per value).
+
+    Hex of ``width`` digits, not all zero, any case (stored lower case); an int is
+    formatted as hex first. Any problem is one error with the message of ``_hex_id``.
+    """
+
+    def __init__(self, width: int, what: str) -> None:
+        self.width = width
+        self.what = what
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        text = core_schema.str_schema(
+            min_length=self.width,
+            max_length=self.width,
+            pattern=r"^0*[1-9a-fA-F][0-9a-fA-F]*$",
+            to_lower=True,
+        )
+        spec = f"0{self.width}x"
+        from_int = core_schema.chain_schema(
+            [
+                core_schema.int_schema(strict=True),
+                core_schema.no_info_plain_validator_function(lambda v: format(v, spec)),
+                text,
+            ]
+        )
+        return core_schema.custom_error_schema(
+            core_schema.union_schema([text, from_int]),
+            custom_error_type="hex_id",
+            custom_error_message=(
+                f"Value error, {self.what} must be {self.width} lowercase hex digits, not all zero"
+            ),
+        )
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {
+            "type": "string",
+            "minLength": self.width,
+            "maxLength": self.width,
+            "pattern": f"^[0-9a-f]{{{self.width}}}$",
+        }
+
+
+_TraceId = Annotated[str, _HexId(32, "trace id")]
+_SpanId = Annotated[str, _HexId(16, "span id")]
 
 
 class StopReason(str, Enum):
@@ -216,9 +277,9 @@ class TelemetryLogRequest(BaseModel):
     id: UUID = Field(default_factory=uuid4)
     timestamp: datetime = Field(default_factory=_utcnow)
     event_type: TelemetryEventType
-    trace_id: str
-    span_id: str
-    parent_span_id: str | None = None
+    trace_id: _TraceId
+    span_id: _SpanId
+    parent_span_id: _SpanId | None = None
     sequence_number: int = Field(default=0, ge=0)
     prompt_id: UUID | None = None
     task_id: UUID | None = None
@@ -229,16 +290,6 @@ class TelemetryLogRequest(BaseModel):
     content: Any = None
     content_stored: bool = False
     content_storage_key: str | None = None
-
-    @field_validator("trace_id", mode="before")
-    @classmethod
-    def _trace_id(cls, v: Any) -> Any:
-        return _hex_id(v, _TRACE_ID, "trace id")
-
-    @field_validator("span_id", "parent_span_id", mode="before")
-    @classmethod
-    def _span_id(cls, v: Any) -> Any:
-        return None if v is None else _hex_id(v, _SPAN_ID, "span id")
 
     @model_validator(mode="after")
     def _one_version(self) -> TelemetryLogRequest:

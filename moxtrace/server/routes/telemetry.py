@@ -15,10 +15,11 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from moxtrace.server.assemble import dumps
+from moxtrace.server.assemble import WireEvent, dumps
 from moxtrace.server.body import read_body
 from moxtrace.server.envelope import success
 from moxtrace.server.errors import forbidden, invalid_payload, not_found
+from moxtrace.server.gcpause import gc_paused
 from moxtrace.server.offload import off_loop
 from moxtrace.server.payloads import LogEventsBody, parse_event, parse_events
 from moxtrace.server.services import services_of
@@ -74,7 +75,7 @@ async def log_events(request: Request) -> Response:
     services.check_rate(tenant)
     async with services.gate.slot():
         body = await read_body(request, services.settings.max_body_bytes)
-        events = await off_loop(len(body), lambda: parse_events(body))
+        events = await off_loop(len(body), lambda: _parse_events(body))
         result = await services.ingestor.ingest(tenant, events)
     return success({"accepted": result.accepted, "duplicates": result.duplicates})
 
@@ -131,6 +132,11 @@ async def put_content(
         text = await off_loop(len(body), lambda: _content_text(body))
         await services.ingestor.put_content(tenant, storage_key, text)
     return success({"stored": True, "content_storage_key": storage_key, "size": len(text)})
+
+
+def _parse_events(body: bytes) -> list[WireEvent]:
+    with gc_paused():
+        return parse_events(body)
 
 
 def _content_text(body: bytes) -> str:

@@ -13,6 +13,7 @@ new ones.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Table
@@ -81,7 +82,8 @@ class ValuesInsert:
         step = self.rows_per_statement
         for start in range(0, len(rows), step):
             chunk = rows[start : start + step]
-            yield self.sql(len(chunk)), tuple(value for row in chunk for value in row)
+            # chain in C: a generator over ~10,000 values held the GIL for milliseconds.
+            yield self.sql(len(chunk)), tuple(chain.from_iterable(chunk))
 
 
 class SqlBuilder:

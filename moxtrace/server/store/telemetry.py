@@ -64,16 +64,26 @@ class _Rows:
 
     async def write(self, conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> int:
         """Write ``rows``; how many were inserted or updated (SQLite; -1 if unknown)."""
+        return (await self.write_last_rowid(conn, rows))[0]
+
+    async def write_last_rowid(
+        self, conn: AsyncConnection, rows: list[tuple[Any, ...]]
+    ) -> tuple[int, int]:
+        """Write ``rows``: (rows inserted or updated, the connection's last inserted rowid),
+        both SQLite only (-1 when unknown)."""
         if not rows:
-            return 0
+            return 0, -1
         if self._values is None:
             await conn.exec_driver_sql(self._single, rows)
-            return -1
+            return -1, -1
         changed = 0
+        last = -1
         for statement, parameters in self._values.statements(rows):
             result = await conn.exec_driver_sql(statement, parameters)
             changed += result.rowcount
-        return changed
+            # sqlite3: the connection's last_insert_rowid(), whether or not this one inserted.
+            last = result.lastrowid
+        return changed, last
 
 
 @dataclass
@@ -108,6 +118,10 @@ class TelemetryStore:
             schema.events, EVENT_COLUMNS, _EVENT_KEY, returning="id"
         )
         self._insert_events = _Rows(sql, schema.events, EVENT_COLUMNS, _EVENT_KEY)
+        self._insert_pending = (
+            'INSERT INTO "pending_batches" ("tenant", "first_event_id", "last_event_id",'
+            ' "created_us") VALUES (?, ?, ?, ?)'
+        )
         spans, traces = schema.spans, schema.traces
         self._upsert_spans = _Rows(
             sql,
@@ -156,13 +170,11 @@ class TelemetryStore:
                 accepted = len(ids)
                 first, last = (min(ids), max(ids)) if ids else (0, 0)
             else:
-                accepted = await self._insert_events.write(conn, batch.rows)
-                # One writer, one statement: the new rows' rowids are consecutive.
-                last_result = await conn.exec_driver_sql("SELECT last_insert_rowid()")
-                last = int(last_result.scalar_one())
+                # One writer, one transaction: the new rows' rowids are consecutive.
+                accepted, last = await self._insert_events.write_last_rowid(conn, batch.rows)
                 first = last - accepted + 1
             pending_id = None
-            if accepted:
+            if accepted and self._postgresql:
                 inserted = await conn.execute(
                     insert(pending)
                     .values(
@@ -174,6 +186,12 @@ class TelemetryStore:
                     .returning(pending.c.id)
                 )
                 pending_id = int(inserted.scalar_one())
+            elif accepted:
+                inserted = await conn.exec_driver_sql(
+                    self._insert_pending,
+                    (batch.tenant, first, last, int(time.time() * 1e6)),
+                )
+                pending_id = int(inserted.lastrowid)
         duplicates = len(batch.rows) - accepted + batch.repeats
         return EventsWritten(accepted, duplicates, pending_id)
 
