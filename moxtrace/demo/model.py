@@ -17,9 +17,10 @@ Token counts are estimated from the text (about four characters a token), and ea
 takes a short, deterministic time, so a trace's waterfall has a shape.
 
 >>> model = StandInModel(latency=0)
+>>> session = PromptSession(answer_prompt, AnswerInput(ticket=TICKETS[0], category="shipping"))
 >>> response = await model.anthropic.messages.create(**session.to_anthropic_invocation())
->>> response.usage.input_tokens
-118
+>>> [block.type for block in response.content], response.stop_reason
+(['thinking', 'text', 'tool_use'], 'tool_use')
 """
 
 from __future__ import annotations

@@ -44,11 +44,12 @@ class Glyphs:
     blank: str = "   "
     error: str = "✗"
     arrow: str = "→"
+    ellipsis: str = "…"
 
     @classmethod
     def ascii(cls) -> Glyphs:
         """Plain ASCII, for terminals that cannot show box drawing characters."""
-        return cls("|- ", "`- ", "|  ", "   ", "x", "->")
+        return cls("|- ", "`- ", "|  ", "   ", "x", "->", "...")
 
 
 def span_cost(span: Mapping[str, Any]) -> float | None:
@@ -155,7 +156,7 @@ def render_trace_tree(trace: Mapping[str, Any], *, glyph: Glyphs | None = None) 
         if status.get("code") == "ERROR":
             message = str(status.get("message") or "")
             if len(message) > _MAX_MESSAGE:
-                message = message[: _MAX_MESSAGE - 1] + "…"
+                message = message[: _MAX_MESSAGE - len(g.ellipsis)] + g.ellipsis
             lines.append(f"{inner}{g.error} ERROR  {message}".rstrip())
         children = [c for c in span.get("children", []) if c in spans]
         service = span.get("service_name")

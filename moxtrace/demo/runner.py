@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import os
 import shutil
 import signal
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["DEMO_TENANT", "DemoFailed", "DemoOptions", "Progress", "run_demo"]
 
 DEMO_TENANT = "demo"
+_SERVER_EXTRA = ("fastapi", "uvicorn", "sqlalchemy", "aiosqlite")
 KEY_FILE = "demo-api-key"
 """The file in the data directory the demo's API key is saved to (mode 0600)."""
 
@@ -117,9 +119,18 @@ def _save_key(data_dir: Path, key: str) -> Path:
 
 
 def run_demo(options: DemoOptions) -> int:
-    """Run the demo; the exit code (0, 1 when a step failed, 130 on Ctrl-C)."""
+    """Run the demo; the exit code (0; 1 when a step failed; 2 without the server extra;
+    130 on Ctrl-C)."""
     from moxtrace.demo.server import DemoServer
 
+    missing = [name for name in _SERVER_EXTRA if importlib.util.find_spec(name) is None]
+    if missing:
+        print(
+            f"moxtrace demo: the server extra is missing ({', '.join(missing)}): "
+            "pip install 'moxtrace[server]'",
+            file=options.err,
+        )
+        return 2
     progress = Progress(options.out, ascii=options.ascii)
     temporary = options.data_dir is None
     data_dir = (

@@ -69,6 +69,7 @@ class _Service:
 
     @classmethod
     def start(cls, url: str, key: str, name: str) -> _Service:
+        """A client for service ``name`` exporting to the server at ``url``."""
         provider = TracerProvider(
             resource=Resource.create({"service.name": name, "service.namespace": "acme"})
         )
@@ -88,6 +89,7 @@ class _Service:
         return stats.exported, stats.dropped + self.processor.stats.dropped, result.pending
 
     async def close(self) -> None:
+        """Close the client (flushing what is left) and shut the provider down."""
         await self.client.close()
         self.provider.shutdown()
 
