@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.big_trace import big_trace_events
 from tests.e2e.conftest import DemoData
-from tests.support.server import new_span_id, new_trace_id, span_events
+from tests.support.server import MoxtraceServer, new_span_id, new_trace_id, span_events
 
 pytestmark = pytest.mark.integration
 
@@ -227,3 +227,33 @@ def test_a_500_span_trace_keeps_the_dom_lean(page: Any, demo_data: DemoData) -> 
         "() => [...document.querySelectorAll('.wf-row')].some(r => r.dataset.index === '499')"
     )
     assert page.locator(".wf-row").count() < 80
+
+
+def test_a_trace_bigger_than_a_page_is_shown_whole(page: Any, tmp_path: Path) -> None:
+    server = MoxtraceServer(tmp_path / "paged", options={"max_trace_spans": 120})
+    server.start()
+    try:
+        trace_id, events = big_trace_events(500)
+        with server.client() as http:
+            assert http.post("/telemetry/log-events", json={"events": events}).status_code == 200
+            first = http.get(f"/traces/{trace_id}").json()["data"]
+        assert first["truncated"] and len(first["spans"]) == 120  # the server pages it
+        page.goto(f"{server.base_url}/ui/")
+        page.fill("#api-key", server.api_key)
+        page.click("#login-form button[type=submit]")
+        row = page.locator(f"tr.trace-row[data-trace-id='{trace_id}']")
+        # Enriched, although this server refuses pages of the 2,000 spans the list asks for.
+        page.wait_for_function(
+            f"() => document.querySelector(\"tr[data-trace-id='{trace_id}'] td.cost\")"
+            "?.textContent === '—'"
+        )
+        assert row.locator("td.num").first.inner_text() == "30.00 s"
+        row.locator("a.root-name").click()
+        page.wait_for_selector("html[data-waterfall=painted]")
+        assert page.inner_text(".wf-name-head") == "500 spans"
+        page.locator(".wf-body").evaluate("body => { body.scrollTop = body.scrollHeight; }")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.wf-row')].some(r => r.dataset.index === '499')"
+        )
+    finally:
+        server.stop()

@@ -5,6 +5,7 @@ import { api, eachLimited } from "./api.js";
 import { clear, fmtCost, fmtDuration, fmtTime, fmtTokens, h, shortId, traceCost } from "./dom.js";
 
 const PAGE = 50;
+const ENRICH_SPANS = 2000;
 const RANGES = [
   ["", "Any time"],
   ["15m", "Last 15 minutes"],
@@ -31,7 +32,12 @@ export function describeTrace(trace) {
     }
   }
   const root = (trace.spans || []).find((span) => span.span_id === trace.root_span_id) || (trace.spans || [])[0];
-  return { prompts: [...prompts.values()], cost: traceCost(trace.spans || []), metadata: root?.metadata || {} };
+  return {
+    prompts: [...prompts.values()],
+    cost: traceCost(trace.spans || []),
+    partial: Boolean(trace.truncated),
+    metadata: root?.metadata || {},
+  };
 }
 
 function readFilters(params) {
@@ -74,6 +80,16 @@ function select(id, label, options, value, onchange) {
     options.map(([optionValue, text]) => h("option", { value: optionValue, selected: optionValue === value }, text)),
   );
   return h("label", { class: "filter" }, h("span", null, label), node);
+}
+
+/** A trace with its first spans: enough for a row (a huge trace's rest is left to its page). */
+async function firstSpans(traceId, signal) {
+  try {
+    return await api(`traces/${traceId}`, { params: [["limit", ENRICH_SPANS]], signal });
+  } catch (error) {
+    if (error.status !== 400) throw error; // a server whose pages are smaller than that
+    return api(`traces/${traceId}`, { signal });
+  }
 }
 
 export function renderList(root, params, live) {
@@ -233,7 +249,11 @@ export function renderList(root, params, live) {
       h("td", { class: "num" }, String(s.span_count)),
       h("td", { class: "num" }, String(s.llm_call_count)),
       h("td", { class: "num" }, fmtTokens(s.usage?.input_tokens, s.usage?.output_tokens)),
-      h("td", { class: "num cost" }, row.details ? fmtCost(row.details.cost) : "…"),
+      h(
+        "td",
+        { class: "num cost", title: row.details?.partial ? "from the first spans of a large trace" : null },
+        row.details ? `${row.details.partial && row.details.cost !== null ? "≥ " : ""}${fmtCost(row.details.cost)}` : "…",
+      ),
     );
     return node;
   }
@@ -316,7 +336,7 @@ export function renderList(root, params, live) {
       const batch = [...pending].slice(0, 8);
       await eachLimited(batch, 4, async (traceId) => {
         try {
-          const trace = await api(`traces/${traceId}`, { signal: controller.signal });
+          const trace = await firstSpans(traceId, controller.signal);
           const row = rows.get(traceId);
           if (!row) return;
           row.details = describeTrace(trace);

@@ -36,6 +36,7 @@ function summary(trace) {
       trace.error_count ? h("span", { class: "badge error" }, `✗ ${trace.error_count}`) : h("span", { class: "badge ok" }, "OK"),
     ),
     h("p", { class: "muted mono small", id: "trace-id" }, `trace ${trace.trace_id}`),
+    trace.shown_all ? null : h("p", { class: "error small" }, `Showing the first ${trace.spans.length} of ${trace.span_count} spans.`),
     h("dl", { class: "facts inline" }, facts.map(([k, v]) => [h("dt", null, k), h("dd", null, v)])),
     h(
       "p",
@@ -43,6 +44,22 @@ function summary(trace) {
       services.map((name) => h("span", { class: "service" }, h("span", { class: "swatch", style: { background: serviceColor(name) } }), name)),
     ),
   );
+}
+
+/** Spans the viewer loads at most (a bigger trace shows its first MAX_SPANS, in tree order). */
+const MAX_SPANS = 100000;
+
+/** GET /traces/{id}, following its pages of spans (next_offset) up to MAX_SPANS. */
+async function fetchWhole(traceId, signal) {
+  const trace = await api(`traces/${traceId}`, { signal });
+  let next = trace.next_offset;
+  while (next !== null && next !== undefined && trace.spans.length < MAX_SPANS) {
+    const page = await api(`traces/${traceId}`, { params: [["offset", next]], signal });
+    trace.spans.push(...page.spans);
+    next = page.next_offset;
+  }
+  trace.shown_all = next === null || next === undefined;
+  return trace;
 }
 
 export function renderTrace(root, traceId, params, live) {
@@ -64,7 +81,7 @@ export function renderTrace(root, traceId, params, live) {
   async function load() {
     let trace;
     try {
-      trace = await api(`traces/${traceId}`, { signal: controller.signal });
+      trace = await fetchWhole(traceId, controller.signal);
     } catch (error) {
       if (error.name === "AbortError") return;
       clear(status).append(h("span", { class: "error" }, error.status === 404 ? `No trace ${traceId} for this key.` : `Could not load the trace: ${error.message}`));
