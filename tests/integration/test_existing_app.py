@@ -170,6 +170,10 @@ def test_unchanged_app_under_opentelemetry_instrument_one_trace_per_request(
             assert set(by_route) == set(ROUTES)  # one trace per request
 
     for route, trace in by_route.items():
+        # One LLM span per call, whatever other GenAI instrumentation is installed (the
+        # dev environment has opentelemetry-instrumentation-openai-v2: it loads too).
+        genai = [s["name"] for s in trace["spans"] if "gen_ai.operation.name" in s["attributes"]]
+        assert genai == [ROUTES[route]]
         spans = {s["name"]: s for s in trace["spans"]}
         server_span, llm = spans[f"POST {route}"], spans[ROUTES[route]]
         assert server_span["parent_span_id"] is None
