@@ -7,24 +7,31 @@ Prints, in one run:
 - the floor: spans/s of the stock ``OTLPSpanExporter`` (OTLP/HTTP protobuf) into a
   discarding HTTP sink on loopback, same spans, same batches;
 - their ratio (goal >= 0.5), and for reference ``MoxnSpanExporter`` into the same
-  discarding sink (the exporter's own cost, without the server's);
+  discarding sink (the exporter's own cost, without the server's).
+
+  Both are measured in ``--rounds`` interleaved rounds (floor, then Moxn, the same number
+  of spans each), so a change in the machine's load hits both alike; the figures are
+  the totals, and the per-round ratios are printed with their median;
 - batched (``/telemetry/log-events``) vs one event per request (``/telemetry/log-event``,
   what the hosted API offers), the speed-up (goal >= 20x);
 - the server's peak RSS after ingesting ``--spans`` spans (goal < 300 MB for 200,000).
 
 Spans are copies of one real span (``client.span()`` with an LLM event, content
-included) with fresh ids; they are built between export calls, outside the timings.
+included) with fresh ids (never sent before: no run measures the server skipping
+duplicates); they are built between export calls, outside the timings.
 Both servers run as separate processes on 127.0.0.1, started and stopped here.
 
-    python bench/ingest.py [--spans 200000] [--per-event-spans 1000] [--floor-spans 50000]
+    python bench/ingest.py [--spans 200000] [--rounds 5] [--per-event-spans 1000]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import random
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -185,9 +192,12 @@ def copies(template: ReadableSpan, count: int, rng: random.Random) -> list[Reada
     return out
 
 
+_seeds = itertools.count(7)
+
+
 def run(exporter: SpanExporter, template: ReadableSpan, total: int, batch: int = BATCH) -> float:
     """Spans/s of ``exporter.export`` over ``total`` spans in batches (timing the calls)."""
-    rng = random.Random(7)
+    rng = random.Random(next(_seeds))  # ids no earlier run sent
     elapsed = 0.0
     done = 0
     while done < total:
@@ -204,7 +214,15 @@ def run(exporter: SpanExporter, template: ReadableSpan, total: int, batch: int =
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spans", type=int, default=200_000, help="spans into the server")
-    parser.add_argument("--floor-spans", type=int, default=50_000, help="spans into the sink")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="interleaved floor/Moxn rounds (spans split evenly)"
+    )
+    parser.add_argument(
+        "--max-in-flight", type=int, default=2, help="MoxnSpanExporter(max_in_flight=...)"
+    )
+    parser.add_argument(
+        "--client-spans", type=int, default=20_000, help="spans into the sink (client cost)"
+    )
     parser.add_argument(
         "--per-event-spans", type=int, default=1000, help="spans sent one event per request"
     )
@@ -225,18 +243,29 @@ def main() -> None:
 
         # Warm both paths (connections, imports, the server's first writes).
         floor_exporter = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{sink_port}/v1/traces")
-        moxn = MoxnSpanExporter(key, base_url, retry_policy=None)
+        moxn = MoxnSpanExporter(key, base_url, retry_policy=None, max_in_flight=args.max_in_flight)
         run(floor_exporter, template, 2 * BATCH)
         run(moxn, template, 2 * BATCH)
 
-        floor = run(floor_exporter, template, args.floor_spans)
-        # The exporter's own share: the same work into the discarding sink.
-        client_only = MoxnSpanExporter(key, f"http://127.0.0.1:{sink_port}")
-        client_side = run(client_only, template, args.floor_spans)
-        client_only.shutdown()
-        batched = run(moxn, template, args.spans)
+        per_round = max(BATCH, args.spans // max(1, args.rounds) // BATCH * BATCH)
+        floor_s = moxn_s = 0.0
+        ratios = []
+        done = 0
+        while done < args.spans:
+            count = min(per_round, args.spans - done)
+            f = run(floor_exporter, template, count)
+            m = run(moxn, template, count)
+            floor_s += count / f
+            moxn_s += count / m
+            ratios.append(m / f)
+            done += count
+        floor, batched = args.spans / floor_s, args.spans / moxn_s
         stats = moxn.stats
         rss = peak_rss_mb(server.pid)
+        # The exporter's own share: the same work into the discarding sink.
+        client_only = MoxnSpanExporter(key, f"http://127.0.0.1:{sink_port}")
+        client_side = run(client_only, template, args.client_spans)
+        client_only.shutdown()
 
         per_event_exporter = MoxnSpanExporter(key, base_url, batch_route=False)
         per_event = run(per_event_exporter, template, args.per_event_spans, batch=64)
@@ -260,6 +289,10 @@ def main() -> None:
     print(
         f"  exporter stats: exported={stats.exported} retried={stats.retried} "
         f"dropped={stats.dropped}; GET /traces -> HTTP {stored.status_code}"
+    )
+    print(
+        f"  per-round ratios: {' '.join(f'{r:.2f}' for r in ratios)} "
+        f"(median {statistics.median(ratios):.2f})"
     )
     print(f"RATIO moxn/floor = {batched / floor:.2f} (goal >= 0.50)")
     print(f"SPEEDUP batched/per-event = {batched / per_event:.1f}x (goal >= 20x)")

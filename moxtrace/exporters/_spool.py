@@ -359,8 +359,7 @@ class Spooling:
             batch = self.spool.claim(entry)
         except ValueError as exc:
             _warn.error("spool-corrupt", "moxtrace: dropping a spool file: %s", exc)
-            self._counters.add(Outcome(dropped=entry.spans))
-            self.spool.release(entry, remove=True)
+            self._settle(entry, Outcome(dropped=entry.spans))
             return True
         if batch is None:
             return True
@@ -379,14 +378,14 @@ class Spooling:
                 "moxtrace: the server refused spooled spans; dropping them: %s",
                 exc,
             )
-            self._counters.add(Outcome(dropped=batch.spans))
-            self.spool.release(entry, remove=True)
+            self._settle(entry, Outcome(dropped=batch.spans))
             return True
-        # Counted before the file goes: a reader never sees the spans in neither place.
-        self._counters.add(outcome)
-        self.spool.release(entry, remove=True)
+        self._settle(entry, outcome)
         self._failing = False
         return True
+
+    def _settle(self, entry: SpoolEntry, outcome: Outcome) -> None:
+        self._counters.settle(outcome, lambda: self.spool.release(entry, remove=True))
 
     def _split(self, entry: SpoolEntry, batch: EventBatch) -> None:
         # Put the halves back in the batch's place in the queue; they go next round.
@@ -395,8 +394,7 @@ class Spooling:
                 "event-too-large",
                 "moxtrace: dropped a spooled event the server refuses as too large",
             )
-            self._counters.add(Outcome(dropped=batch.spans))
-            self.spool.release(entry, remove=True)
+            self._settle(entry, Outcome(dropped=batch.spans))
             return
         for half in batch.halves():
             outcome = self._keep(half, stamp=entry.stamp)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from moxtrace.exporters._batch import Outcome
@@ -49,16 +50,25 @@ class ExportCounters:
             self.spooled += outcome.spooled
             self.dropped += outcome.dropped
 
+    def settle(self, outcome: Outcome, done: Callable[[], None]) -> None:
+        """Run ``done`` (a spool file removed) and add ``outcome`` as one step: a snapshot
+        sees a replayed batch either in the spool or in the counts, never both or neither."""
+        with self._lock:
+            done()
+            self.exported += outcome.exported
+            self.spooled += outcome.spooled
+            self.dropped += outcome.dropped
+
     def count_retry(self, spans: int) -> None:
         with self._lock:
             self.retried += spans
 
-    def snapshot(self, in_spool: int = 0) -> ExportStats:
+    def snapshot(self, in_spool: int | Callable[[], int] = 0) -> ExportStats:
         with self._lock:
             return ExportStats(
                 exported=self.exported,
                 retried=self.retried,
                 spooled=self.spooled,
                 dropped=self.dropped,
-                in_spool=in_spool,
+                in_spool=in_spool if isinstance(in_spool, int) else in_spool(),
             )

@@ -3,7 +3,8 @@
 Assembled here, in one place, from wrappers with one job each::
 
     MoxnSpanExporter            spans -> events (span_to_wire), counters, SpanExportResult
-     └─ SplitOnTooLarge         413: send halves, down to one event
+     └─ Pipeline                the export's parts in flight together (max_in_flight)
+      └─ SplitOnTooLarge        413: send halves, down to one event
          └─ Spooling            (optional) keep what could not be delivered; replay it
              └─ Retrying        408/429/5xx/connection errors: backoff, Retry-After, deadline
                  └─ IngestClient  HTTP: batch route or one event per request, signed URLs, gzip
@@ -18,7 +19,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import httpx
 from opentelemetry.sdk.trace import ReadableSpan
@@ -27,8 +28,8 @@ from pydantic import SecretStr
 
 from moxtrace._ratelimit import RateLimitedLogger
 from moxtrace.exporters._batch import EventBatch, Outcome
-from moxtrace.exporters._errors import DeliveryError
 from moxtrace.exporters._http import IngestClient
+from moxtrace.exporters._pipeline import Pipeline
 from moxtrace.exporters._retry import BatchSender, Retrying
 from moxtrace.exporters._split import SplitOnTooLarge
 from moxtrace.exporters._spool import DiskSpool, Spooling
@@ -41,6 +42,9 @@ __all__ = ["MoxnSpanExporter"]
 
 _logger = logging.getLogger("moxtrace.exporters")
 _warn = RateLimitedLogger(_logger)
+
+_MIN_PART_SPANS = 64
+"""An export is cut into parts (for the pipeline) only where each keeps this many spans."""
 
 
 class MoxnSpanExporter(SpanExporter):
@@ -69,6 +73,9 @@ class MoxnSpanExporter(SpanExporter):
             (default) finds out from the first reply, ``False`` sends one event per
             request from the start (as the hosted API needs).
         transport: an httpx transport, for custom TLS or tests.
+        max_in_flight: requests of one export sent at the same time: an export of many
+            spans is cut into this many parts, so the server stores one part while this
+            process encodes the next and the server parses it. ``1``: one request.
 
     >>> exporter = MoxnSpanExporter(api_key="moxn_acme.s3cret", spool_dir="/var/spool/moxn")
     >>> provider.add_span_processor(BatchSpanProcessor(exporter))
@@ -92,6 +99,7 @@ class MoxnSpanExporter(SpanExporter):
         retry_policy: RetryPolicy | None = None,
         batch_route: bool | None = None,
         transport: httpx.BaseTransport | None = None,
+        max_in_flight: int = 2,
     ) -> None:
         s = settings or Settings()
         if api_key is None and s.api_key is not None:
@@ -142,7 +150,7 @@ class MoxnSpanExporter(SpanExporter):
                 stop=self._stop,
             )
             inner = self._spooling
-        self._sender: BatchSender = SplitOnTooLarge(inner)
+        self._pipeline = Pipeline(SplitOnTooLarge(inner), max_in_flight)
 
     @property
     def base_url(self) -> str:
@@ -158,7 +166,7 @@ class MoxnSpanExporter(SpanExporter):
     def stats(self) -> ExportStats:
         """Spans exported, retried, spooled and dropped since the exporter was made."""
         spool = self.spool
-        return self._counters.snapshot(in_spool=spool.spans if spool is not None else 0)
+        return self._counters.snapshot(in_spool=(lambda: spool.spans) if spool is not None else 0)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Send ``spans``; SUCCESS when every span was delivered or spooled."""
@@ -166,32 +174,39 @@ class MoxnSpanExporter(SpanExporter):
             self._counters.add(Outcome(dropped=len(spans)))
             return SpanExportResult.FAILURE
         outcome = Outcome()
+        bad = 0
+
+        def batches() -> Iterator[EventBatch]:
+            nonlocal bad
+            for part in self._parts(spans):
+                events = []
+                for span in part:
+                    try:
+                        events.extend(span_to_wire(span, include_content=self.include_content))
+                    except Exception as exc:
+                        _warn.warning(
+                            "bad-span", "moxtrace: cannot export span %r: %s", span.name, exc
+                        )
+                        bad += 1
+                if events:
+                    yield EventBatch.of(events)
+
         try:
-            events = []
-            for span in spans:
-                try:
-                    events.extend(span_to_wire(span, include_content=self.include_content))
-                except Exception as exc:
-                    _warn.warning("bad-span", "moxtrace: cannot export span %r: %s", span.name, exc)
-                    outcome += Outcome(dropped=1)
-            if events:
-                batch = EventBatch.of(events)
-                try:
-                    outcome += self._sender.send(batch, time.monotonic() + self.deadline)
-                except DeliveryError as exc:
-                    _warn.error(
-                        "export-failed",
-                        "moxtrace: dropped %d spans the Moxn API did not accept: %s",
-                        batch.spans,
-                        exc,
-                    )
-                    outcome += Outcome(dropped=batch.spans)
+            outcome = self._pipeline.send_all(batches(), time.monotonic() + self.deadline)
+            outcome += Outcome(dropped=bad)
         except Exception:
             _logger.debug("moxtrace: MoxnSpanExporter.export raised", exc_info=True)
             _warn.error("export-raised", "moxtrace: exporting spans to Moxn failed")
             outcome = Outcome(dropped=len(spans))
         self._counters.add(outcome)
         return SpanExportResult.FAILURE if outcome.dropped else SpanExportResult.SUCCESS
+
+    def _parts(self, spans: Sequence[ReadableSpan]) -> list[Sequence[ReadableSpan]]:
+        if not spans:
+            return []
+        count = min(self._pipeline.depth, len(spans) // _MIN_PART_SPANS) or 1
+        size = -(-len(spans) // count)
+        return [spans[i : i + size] for i in range(0, len(spans), size)]
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Replay the spool now; True when it is empty (or there is none)."""
@@ -215,3 +230,4 @@ class MoxnSpanExporter(SpanExporter):
         if self._spooling is not None:
             self._spooling.close()
         self._client.close()
+        self._pipeline.close()

@@ -10,14 +10,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from moxtrace import PromptSession, SyncMoxnClient
 from moxtrace._ratelimit import RateLimitedLogger
-from moxtrace.exporters import _split, _spool, moxn
+from moxtrace.exporters import _pipeline, _split, _spool, moxn
 from tests.unit.exporters.factories import make_prompt
 
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits() -> None:
     # Rate-limited warnings are process-wide; each test sees its own.
-    for module in (_spool, _split, moxn):
+    for module in (_pipeline, _spool, _split, moxn):
         warn = getattr(module, "_warn", None)
         if isinstance(warn, RateLimitedLogger):
             warn.reset()
