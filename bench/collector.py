@@ -3,26 +3,29 @@
 Everything real, on 127.0.0.1: an Apache Kafka broker (KRaft), PostgreSQL (the store),
 ``moxtrace collector`` processes, ``moxtrace serve --queue``. Prints, in one run:
 
-- throughput: a topic of 4 partitions is filled with ``--spans`` spans as
-  ``serve --queue`` writes them (Moxn events, one record per trace and batch); then one
-  collector (store sink, no plugins) drains it into a fresh database, then two
-  collectors in one group drain the same records into another. Spans/s is measured
-  between the moment every collector owns partitions and the moment 90% of the spans
-  are stored (the steady state: process start-up and the group's first rebalance
-  excluded), from the collectors' own counters;
-- the ratio two/one (goal >= 1.6) and each against the floor: the stock
-  ``OTLPSpanExporter`` into a discarding loopback sink, same spans, same run;
+- throughput into the store: ``--spans`` spans, written to a fresh 4-partition topic as
+  ``serve --queue`` writes them (Moxn events, one record per trace and request), are
+  drained into a fresh PostgreSQL database by one collector (store sink, no plugins),
+  then by two collectors in one group. Spans/s is measured from the moment every
+  collector owns its partitions (process start-up and the group's first rebalance
+  excluded) to 90% of the spans stored, from the collectors' own counters. Beside it,
+  the CPU each span cost the collectors and PostgreSQL, and how busy the machine was
+  (every process on it, ours or not);
+- the same with an OTLP sink into a discarding loopback receiver instead of the store,
+  where the collectors' own work is what limits them;
+- the ratio two/one of both (goal >= 1.6), and each rate against the floor: the stock
+  ``OTLPSpanExporter`` into the discarding receiver, same spans, same run;
 - latency: ``serve --queue`` plus two collectors; ``--latency-spans`` spans sent with
-  ``MoxnSpanExporter`` in batches of 50 at a steady pace below capacity; for each trace,
+  ``MoxnSpanExporter`` in batches of 50 at ~1,000 spans/s (below capacity); per trace,
   the time from the start of its ingest request to its events' commit in the store
-  (``events.received_us``, set by the collector just before its write), p50 and p99.
+  (``events.received_us``, taken by the collector just before its write), p50 and p99.
 
 Spans are copies of one real moxtrace span (an LLM call with content, 11 GenAI
 attributes), five to a trace. The machine's cores are shared by the broker, PostgreSQL,
-the collectors and this script: read the two-collector figure with ``os.cpu_count()`` in
-mind (printed).
+the collectors and this script: the CPU columns say how much of them a run used, which
+is what bounds the two-collector figure on a small machine (``os.cpu_count()`` printed).
 
-    python bench/collector.py [--spans 40000] [--latency-spans 6000]
+    python bench/collector.py [--spans 60000] [--latency-spans 6000]
 """
 
 from __future__ import annotations
@@ -113,106 +116,176 @@ def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
     run_async(create())
 
 
-def fill_topic(bootstrap: str, topic: str, spans: list[ReadableSpan]) -> int:
-    """Write ``spans`` as ``serve --queue`` would (batches of 512); the record count."""
-    from aiokafka import AIOKafkaProducer
-
-    batches = []
+def encode_records(spans: list[ReadableSpan]) -> list[Any]:
+    """``spans`` as ``serve --queue`` writes them: requests of 512 spans, one record per
+    trace and request."""
+    records: list[Any] = []
     for start in range(0, len(spans), 512):
         events = [e for s in spans[start : start + 512] for e in span_to_wire(s)]
-        batches.append(events_records("dev", events, 900_000))
+        records.extend(events_records("dev", events, 900_000))
+    return records
 
-    async def send() -> int:
+
+def delivered_spans(collectors: list[CollectorProcess], kind: str) -> int:
+    """Spans the collectors' sinks of ``kind`` (store, otlp) have taken."""
+    total = 0
+    for collector in collectors:
+        for name, sink in collector.stats()["sinks"].items():
+            if name.startswith(f"{kind}:"):
+                total += sink["spans"]
+    return total
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of ``pids`` and of their children, live or reaped."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    wanted = set(pids)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(entry.name), int(fields[1])
+        if pid in wanted:
+            total += sum(int(f) for f in fields[11:15]) / tick
+        elif ppid in wanted:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far (every process, ours or not)."""
+    fields = [int(f) for f in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / tick, sum(fields[:8]) / tick
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: {what}: not true after {timeout:.0f}s")
+        time.sleep(0.02)
+
+
+class Drain:
+    """One measured drain: spans/s and CPU per span."""
+
+    def __init__(self, rate: float, collector_us: float, db_us: float, busy: float) -> None:
+        self.rate = rate
+        self.collector_us = collector_us
+        self.db_us = db_us
+        self.busy = busy
+
+    def row(self, label: str, floor: float) -> str:
+        db = f"{self.db_us:7.0f}" if self.db_us else "      -"
+        return (
+            f"  {label:<28} {self.rate:8.0f} spans/s  {self.rate / floor:5.2f}x floor   "
+            f"collectors {self.collector_us:4.0f} us/span  PostgreSQL {db} us/span  "
+            f"machine {self.busy:4.0%} busy"
+        )
+
+
+def drain(
+    work: Path,
+    bootstrap: str,
+    records: list[Any],
+    total: int,
+    count: int,
+    sink: str,
+    db_pid: int | None,
+) -> Drain:
+    """``count`` collectors with ``sink`` drain ``records`` (``total`` spans) from a fresh
+    topic; spans/s from the moment every collector owns partitions to 90% delivered."""
+    topic = f"bench-{uuid.uuid4().hex[:6]}"
+    create_topic(bootstrap, topic, PARTITIONS)
+    produce(bootstrap, topic, records)
+    group = f"bench-{count}-{uuid.uuid4().hex[:6]}"
+    kind = sink.split(":", 1)[0]
+    collectors = [
+        CollectorProcess(
+            work / f"{group}-{i}",
+            kafka=f"kafka://{bootstrap}/{topic}",
+            sinks=[sink],
+            group=group,
+            options={"log_level": "warning"},
+        )
+        for i in range(count)
+    ]
+    try:
+        with ThreadPoolExecutor(count) as pool:
+            list(pool.map(lambda c: c.start(), collectors))
+
+        def settled() -> bool:
+            stats = [c.stats()["kafka"]["assigned"] for c in collectors]
+            return sum(map(len, stats)) == PARTITIONS and all(stats)
+
+        wait_for(settled, "every collector owns partitions")
+        pids = [c.pid for c in collectors]
+        t0, done0 = time.monotonic(), delivered_spans(collectors, kind)
+        if done0 > total * 0.6:
+            raise SystemExit(f"bench: {done0} of {total} spans delivered before the steady state")
+        c0, d0 = cpu_seconds(pids), cpu_seconds([db_pid]) if db_pid else 0.0
+        m0 = machine_cpu()
+        wait_for(lambda: delivered_spans(collectors, kind) >= total * 0.9, "90% delivered")
+        t1, done1 = time.monotonic(), delivered_spans(collectors, kind)
+        c1, d1 = cpu_seconds(pids), cpu_seconds([db_pid]) if db_pid else 0.0
+        m1 = machine_cpu()
+        wait_for(lambda: delivered_spans(collectors, kind) >= total, "every span delivered")
+    finally:
+        for collector in collectors:
+            collector.stop()
+    spans = done1 - done0
+    elapsed = t1 - t0
+    busy = (m1[0] - m0[0]) / max(1e-9, m1[1] - m0[1])
+    return Drain(spans / elapsed, (c1 - c0) / spans * 1e6, (d1 - d0) / spans * 1e6, busy)
+
+
+def produce(bootstrap: str, topic: str, records: list[Any]) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    async def send() -> None:
         producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_request_size=2 << 20
         )
         await producer.start()
         try:
             futures = [
-                await producer.send(topic, r.value, key=r.key, headers=r.headers)
-                for records in batches
-                for r in records
+                await producer.send(topic, r.value, key=r.key, headers=r.headers) for r in records
             ]
             await asyncio.gather(*futures)
         finally:
             await producer.stop()
-        return len(futures)
 
-    result: int = run_async(send())
-    return result
+    run_async(send())
 
 
-def stored_spans(collectors: list[CollectorProcess]) -> int:
-    total = 0
-    for collector in collectors:
-        for name, sink in collector.stats()["sinks"].items():
-            if name.startswith("store:"):
-                total += sink["spans"]
-    return total
-
-
-def drain_rate(
-    work: Path, bootstrap: str, topic: str, database_url: str, count: int, total: int
-) -> tuple[float, float]:
-    """Spans/s of ``count`` collectors draining ``topic`` (steady state, and overall)."""
-    group = f"bench-{count}-{uuid.uuid4().hex[:6]}"
-    collectors = [
-        CollectorProcess(
-            work / f"{group}-{i}",
-            kafka=f"kafka://{bootstrap}/{topic}",
-            sinks=[f"store:{database_url}"],
-            group=group,
-            options={"log_level": "warning"},
-        )
-        for i in range(count)
-    ]
-    started = time.monotonic()
-    try:
-        with ThreadPoolExecutor(count) as pool:
-            list(pool.map(lambda c: c.start(), collectors))
-        # Steady state: every collector owns partitions and none of them is rebalancing.
-        while True:
-            stats = [c.stats() for c in collectors]
-            owned = sum(len(s["kafka"]["assigned"]) for s in stats)
-            if owned == PARTITIONS and all(s["kafka"]["assigned"] for s in stats):
-                break
-            time.sleep(0.02)
-        t0, done0 = time.monotonic(), stored_spans(collectors)
-        target = int(total * 0.9)
-        while (done := stored_spans(collectors)) < target:
-            time.sleep(0.05)
-        t1 = time.monotonic()
-        while stored_spans(collectors) < total:
-            time.sleep(0.05)
-        t2 = time.monotonic()
-    finally:
-        for collector in collectors:
-            collector.stop()
-    if done0 >= target:
-        raise SystemExit("bench: the collectors finished before they were all assigned")
-    return (done - done0) / (t1 - t0), total / (t2 - started)
-
-
-def floor_rate(spans: list[ReadableSpan], work: Path) -> float:
-    """Spans/s of the stock OTLPSpanExporter into a discarding loopback sink."""
+@contextlib.contextmanager
+def discarding_sink(work: Path) -> Iterator[str]:
+    """An HTTP server on loopback that reads and drops every request; its traces URL."""
     port = free_port()
     with (work / "sink.log").open("wb") as log:
         sink = subprocess.Popen([sys.executable, "-c", SINK, str(port)], stdout=log, stderr=log)
     try:
-        exporter = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{port}/v1/traces")
-        deadline = time.monotonic() + 30
-        while exporter.export(spans[:10]) is not SpanExportResult.SUCCESS:
-            if time.monotonic() > deadline:
-                raise SystemExit("bench: the discarding sink did not start")
-            time.sleep(0.05)
-        started = time.perf_counter()
-        for i in range(0, len(spans), 512):
-            exporter.export(spans[i : i + 512])
-        elapsed = time.perf_counter() - started
-        exporter.shutdown()  # type: ignore[no-untyped-call]
+        yield f"http://127.0.0.1:{port}/v1/traces"
     finally:
         sink.terminate()
         sink.wait(10)
+
+
+def floor_rate(spans: list[ReadableSpan], url: str) -> float:
+    """Spans/s of the stock OTLPSpanExporter into the discarding sink at ``url``."""
+    exporter = OTLPSpanExporter(endpoint=url)
+    wait_for(lambda: exporter.export(spans[:10]) is SpanExportResult.SUCCESS, "the sink")
+    started = time.perf_counter()
+    for i in range(0, len(spans), 512):
+        exporter.export(spans[i : i + 512])
+    elapsed = time.perf_counter() - started
+    exporter.shutdown()  # type: ignore[no-untyped-call]
     return len(spans) / elapsed
 
 
@@ -259,11 +332,7 @@ def latency(
             next_at += pace
             time.sleep(max(0.0, next_at - time.monotonic()))
         exporter.shutdown()
-        deadline = time.monotonic() + 120
-        while stored_spans(collectors) < count:
-            if time.monotonic() > deadline:
-                raise SystemExit("bench: spans did not all reach the store")
-            time.sleep(0.1)
+        wait_for(lambda: delivered_spans(collectors, "store") >= count, "latency spans stored")
         rows = run_async(received(database_url))
     finally:
         for collector in collectors:
@@ -306,29 +375,37 @@ def timed(what: str, func: Callable[[], _T]) -> _T:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--spans", type=int, default=40_000, help="spans in the topic")
+    parser.add_argument("--spans", type=int, default=60_000, help="spans drained per run")
     parser.add_argument(
         "--latency-spans", type=int, default=6_000, help="spans sent for the latency figures"
     )
     args = parser.parse_args()
     template = template_span()
     spans = spans_like(template, args.spans, seed=7)
+    records = encode_records(spans)
     work = Path(tempfile.mkdtemp(prefix="moxtrace-bench-collector-"))
-    with kafka_broker(work / "kafka") as broker, postgres_server() as pg:
+    runs: dict[str, Drain] = {}
+    with (
+        kafka_broker(work / "kafka") as broker,
+        postgres_server() as pg,
+        discarding_sink(work) as sink_url,
+    ):
         bootstrap = broker.bootstrap
-        topic = f"bench-{uuid.uuid4().hex[:6]}"
-        create_topic(bootstrap, topic, PARTITIONS)
-        records = timed("filling the topic", lambda: fill_topic(bootstrap, topic, spans))
-        floor = timed("floor", lambda: floor_rate(spans[:20_000], work))
-        with database(pg.url) as one_db:
-            one, one_overall = timed(
-                "one collector",
-                lambda: drain_rate(work, bootstrap, topic, one_db, 1, args.spans),
-            )
-        with database(pg.url) as two_db:
-            two, two_overall = timed(
-                "two collectors",
-                lambda: drain_rate(work, bootstrap, topic, two_db, 2, args.spans),
+        floor = floor_rate(spans[:20_000], sink_url)
+        for count in (1, 2):
+            with database(pg.url) as db:
+                runs[f"store {count}"] = timed(
+                    f"store, {count} collector(s)",
+                    lambda n=count, url=db: drain(  # type: ignore[misc]
+                        work, bootstrap, records, args.spans, n, f"store:{url}", pg.pid
+                    ),
+                )
+        for count in (1, 2):
+            runs[f"otlp {count}"] = timed(
+                f"OTLP, {count} collector(s)",
+                lambda n=count: drain(  # type: ignore[misc]
+                    work, bootstrap, records, args.spans, n, f"otlp:{sink_url}", None
+                ),
             )
         with database(pg.url) as latency_db:
             acked, stored = timed(
@@ -336,23 +413,22 @@ def main() -> None:
                 lambda: latency(work, bootstrap, latency_db, template, args.latency_spans),
             )
     print(
-        f"collector: {args.spans} spans ({records} records, {PARTITIONS} partitions) from Kafka "
-        f"into PostgreSQL, {len(template.attributes or {})} attributes + content per span, "
-        f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs shared by broker, database "
-        "and collectors"
+        f"collector: {args.spans} spans a run ({len(records)} records, {PARTITIONS} partitions) "
+        f"from Kafka, {len(template.attributes or {})} attributes + content per span, "
+        f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs shared by everything"
     )
-    print(f"  floor: OTLPSpanExporter -> discarding sink   {floor:9.0f} spans/s")
+    print(f"  floor: OTLPSpanExporter -> discarding sink   {floor:8.0f} spans/s")
+    print("into PostgreSQL (store sink):")
+    print(runs["store 1"].row("one collector", floor))
+    print(runs["store 2"].row("two collectors", floor))
+    print(f"  two / one {runs['store 2'].rate / runs['store 1'].rate:5.2f}x   (goal >= 1.6)")
+    print("into a discarding OTLP/HTTP receiver (otlp sink):")
+    print(runs["otlp 1"].row("one collector", floor))
+    print(runs["otlp 2"].row("two collectors", floor))
+    print(f"  two / one {runs['otlp 2'].rate / runs['otlp 1'].rate:5.2f}x   (goal >= 1.6)")
     print(
-        f"  one collector  (steady state)               {one:9.0f} spans/s"
-        f"   ({one / floor:.2f}x floor; overall incl. start-up {one_overall:.0f})"
-    )
-    print(
-        f"  two collectors (steady state)               {two:9.0f} spans/s"
-        f"   ({two / floor:.2f}x floor; overall incl. start-up {two_overall:.0f})"
-    )
-    print(f"  two / one                                   {two / one:9.2f}x   (goal >= 1.6)")
-    print(
-        f"latency, {len(stored)} traces at ~1,000 spans/s through serve --queue and two collectors:"
+        f"latency, {len(stored)} traces at ~1,000 spans/s through serve --queue and two "
+        "collectors into PostgreSQL:"
     )
     print(
         f"  ingest request (2xx = in Kafka)   p50 {statistics.median(acked):7.1f} ms   "

@@ -153,7 +153,10 @@ class KafkaSource:
 
     def _records(self, batches: dict[Any, Sequence[Any]]) -> list[InRecord]:
         records: list[InRecord] = []
+        assigned = self._consumer.assignment()
         for tp, messages in batches.items():
+            if tp not in assigned:  # revoked since they were fetched: the new owner reads them
+                continue
             offsets = self._partitions.get(tp)
             if offsets is None:
                 offsets = self._partitions[tp] = PartitionOffsets(tp.topic, tp.partition)

@@ -201,6 +201,8 @@ class HttpListener:
                 f"spans not delivered within {self.request_timeout:g}s; retry",
                 json_reply,
             )
+        except Exception as exc:  # the collector is stopping
+            return _status(503, code_pb2.UNAVAILABLE, f"not accepted: {exc}; retry", json_reply)
         if ticket.dead_letter is not None:
             self.rejected += 1
             return _status(400, code_pb2.INVALID_ARGUMENT, ticket.dead_letter, json_reply)
