@@ -115,8 +115,9 @@ def test_fifty_thousand_spans_stored_exactly_once_though_a_collector_is_killed(
             timeout=60,
             what="the victim delivered 5,000 spans",
         )
-        assert not done.is_set(), "ingest finished before the kill: nothing was in flight"
         victim.kill()
+        left = counts(database_url)
+        assert left["events"] < 2 * TOTAL + LLM_SPANS, "everything was stored before the kill"
         sender.join(90)
         assert done.is_set()
         final = poll(
