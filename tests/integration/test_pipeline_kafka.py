@@ -238,3 +238,25 @@ def test_a_span_split_over_records_is_stored_whole_and_a_span_without_end_partia
         timeout=30,
         what="offset 3 committed",
     )
+
+
+def test_the_moxn_sink_delivers_to_a_moxn_api(
+    kafka_broker: str, moxtrace_server_factory: Any, tmp_path: Path, collectors: list[Any]
+) -> None:
+    """``moxn:URL``: MoxnSpanExporter to the Moxn API (here another moxtrace serve)."""
+    topic = create_topics(kafka_broker, 1)
+    upstream = moxtrace_server_factory("sqlite")
+    collector = CollectorProcess(
+        tmp_path / "c1",
+        kafka=f"kafka://{kafka_broker}/{topic}",
+        sinks=[f"moxn:{upstream.base_url}"],
+        group=f"g-{uuid.uuid4().hex[:8]}",
+        env={"MOXN_API_KEY": upstream.api_key},
+    ).start()
+    collectors.append(collector)
+    produce(kafka_broker, topic, [(None, encode_spans(make_spans(10)).SerializeToString(), [])])
+    counts = poll(
+        lambda: (c := stored(upstream))["spans"] == 10 and c, timeout=30, what="10 spans upstream"
+    )
+    assert counts["llm_calls"] == 3
+    assert collector.stats()["sinks"][f"moxn:{upstream.base_url}"]["spans"] == 10
