@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 
@@ -260,3 +262,68 @@ def test_the_moxn_sink_delivers_to_a_moxn_api(
     )
     assert counts["llm_calls"] == 3
     assert collector.stats()["sinks"][f"moxn:{upstream.base_url}"]["spans"] == 10
+
+
+def test_every_ingest_route_of_serve_queue_reaches_the_store_through_plugins(
+    kafka_broker: str, moxtrace_server_factory: Any, tmp_path: Path, collectors: list[Any]
+) -> None:
+    """OTLP/HTTP, one event, and an event whose content is uploaded through a signed URL:
+    the redact plugin rewrites the spans, and the uploaded content's key survives it."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    from tests.support.server import new_span_id, new_trace_id, span_events
+
+    topic = create_topics(kafka_broker, 2)
+    server = moxtrace_server_factory("sqlite", queue=f"kafka://{kafka_broker}/{topic}")
+    config = tmp_path / "plugins.yaml"
+    config.write_text("plugins:\n  - redact\n")
+    collectors.append(
+        CollectorProcess(
+            tmp_path / "c1",
+            kafka=f"kafka://{kafka_broker}/{topic}",
+            sinks=[f"store:{sqlite_url(server)}"],
+            group=f"g-{uuid.uuid4().hex[:8]}",
+            config=config,
+        ).start()
+    )
+    otlp_spans = make_spans(4, attributes={"user.email": "ada@example.com"})
+    exporter = OTLPSpanExporter(
+        endpoint=f"{server.base_url}/v1/traces", headers={"x-api-key": server.api_key}
+    )
+    try:
+        assert exporter.export(otlp_spans).name == "SUCCESS"
+    finally:
+        exporter.shutdown()  # type: ignore[no-untyped-call]
+
+    trace_id, span_id = new_trace_id(), new_span_id()
+    llm_meta = {"provider": "anthropic", "operation": "chat", "usage": {"input_tokens": 3}}
+    start, llm, end = span_events(
+        trace_id, span_id, name="uploaded", llm=llm_meta, attributes={"owner": "bob@example.com"}
+    )
+    content = {"input_messages": [{"role": "user", "parts": [{"type": "text", "content": "hi"}]}]}
+    with server.client() as client:
+        assert client.post("/telemetry/log-event", json=start).status_code == 200
+        signed = client.post("/telemetry/log-event-and-get-signed-url", json=llm)
+        assert signed.status_code == 200, signed.text
+        assert httpx.put(signed.json()["data"]["signed_url"], json=content).status_code == 200
+        assert client.post("/telemetry/log-event", json=end).status_code == 200
+
+    def uploaded_trace() -> dict[str, Any] | None:
+        with server.client() as client:
+            response = client.get(f"/traces/{trace_id}")
+        if response.status_code != 200:
+            return None
+        data: dict[str, Any] = response.json()["data"]
+        spans = data["spans"]
+        return data if spans and spans[0]["end_time"] and spans[0]["llm_calls"] else None
+
+    trace = poll(uploaded_trace, timeout=30, what="the uploaded span stored")
+    (span,) = trace["spans"]
+    assert "bob@example.com" not in json.dumps(span)
+    (call,) = span["llm_calls"]
+    assert call["content"] == content and call["content_pending"] is False
+    otlp_trace = format(otlp_spans[0].context.trace_id, "032x")
+    poll(lambda: stored(server)["spans"] == 5, timeout=30, what="the OTLP spans stored")
+    with server.client() as client:
+        text = client.get(f"/traces/{otlp_trace}").text
+    assert "ada@example.com" not in text and "[REDACTED:email]" in text
