@@ -12,7 +12,7 @@ two-message prompt and commits it, then measures with ``SyncMoxnClient`` and ``M
 - rendering a session and building an invocation: ``PromptSession(prompt, data)`` then
   ``to_anthropic_invocation()`` ("n/a" if this build has no invocation builders).
 
-Each figure is the best of several rounds (the machine is shared). Run:
+Each figure is the best of several rounds (15 by default: the machine is shared). Run:
 
     python bench/prompt_fetch.py [--iterations N] [--branch-iterations M] [--rounds R]
 """
@@ -125,9 +125,9 @@ def bare_span_us(iterations: int, rounds: int) -> float:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=20000)
+    parser.add_argument("--iterations", type=int, default=10000)
     parser.add_argument("--branch-iterations", type=int, default=300)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="moxtrace-bench-") as tmp:

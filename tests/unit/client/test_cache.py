@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from moxtrace._cache import CommitCache, fresh_copy
+import moxtrace._cache as cache_module
+from moxtrace._cache import CommitCache, compile_copier, fresh_copy
 from moxtrace.types import (
     CompletionConfig,
     Message,
@@ -55,10 +58,20 @@ def make_prompt() -> PromptTemplate:
     )
 
 
-def test_a_fresh_copy_equals_the_original_and_shares_no_mutable_part() -> None:
+def compiled_copy(value: Any) -> Any:
+    return compile_copier(value)()
+
+
+COPIES: list[Callable[[Any], Any]] = [fresh_copy, compiled_copy]
+
+
+@pytest.mark.parametrize("copy_of", COPIES, ids=["fresh_copy", "compile_copier"])
+def test_a_copy_equals_the_original_and_shares_no_mutable_part(
+    copy_of: Callable[[Any], Any],
+) -> None:
     original = make_prompt()
     snapshot = original.model_dump(mode="json")
-    copy = fresh_copy(original)
+    copy = copy_of(original)
     assert copy == original
     assert copy.model_dump(mode="json") == snapshot
     # Mutate every mutable level of the copy.
@@ -74,22 +87,24 @@ def test_a_fresh_copy_equals_the_original_and_shares_no_mutable_part() -> None:
     assert copy.input_schema is not None
     copy.input_schema.exportedJSON = "{}"
     assert copy.completion_config is not None
-    copy.completion_config.stop_sequences.append("X")  # type: ignore[union-attr]
-    copy.completion_config.extra_field["a"] = 2  # type: ignore[attr-defined]
+    copy.completion_config.stop_sequences.append("X")
+    copy.completion_config.extra_field["a"] = 2
     assert original.model_dump(mode="json") == snapshot
 
 
-def test_immutable_blocks_are_shared_not_copied() -> None:
+@pytest.mark.parametrize("copy_of", COPIES, ids=["fresh_copy", "compile_copier"])
+def test_immutable_blocks_are_shared_not_copied(copy_of: Callable[[Any], Any]) -> None:
     original = make_prompt()
-    copy = fresh_copy(original)
+    copy = copy_of(original)
     assert copy.messages[0].blocks[0][0] is original.messages[0].blocks[0][0]  # frozen text
     assert copy.messages[1].blocks[1][0] is not original.messages[1].blocks[1][0]  # holds a dict
     assert copy.id is original.id
 
 
-def test_fields_set_is_copied_too() -> None:
+@pytest.mark.parametrize("copy_of", COPIES, ids=["fresh_copy", "compile_copier"])
+def test_fields_set_is_copied_too(copy_of: Callable[[Any], Any]) -> None:
     original = make_prompt()
-    copy = fresh_copy(original)
+    copy = copy_of(original)
     copy.description = "set later"
     assert "description" not in original.model_fields_set
     assert original.model_dump(exclude_unset=True).keys() == copy.model_dump(
@@ -129,3 +144,101 @@ def test_a_zero_sized_cache_keeps_nothing() -> None:
     assert cache.get("a") is None
     with pytest.raises(ValueError, match="max_entries"):
         CommitCache(max_entries=-1)
+
+
+MODELS = (PromptTemplate, Message, CompletionConfig, Schema, SdkTool, ToolCall)
+
+
+def mutable_ids(value: Any) -> set[int]:
+    """ids of every list, dict and model reachable from ``value``."""
+    found: set[int] = set()
+
+    def walk(v: Any) -> None:
+        if isinstance(v, list | tuple):
+            if isinstance(v, list):
+                found.add(id(v))
+            for x in v:
+                walk(x)
+        elif isinstance(v, dict):
+            found.add(id(v))
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, MODELS):
+            found.add(id(v))
+            found.add(id(v.__dict__))
+            found.add(id(v.__pydantic_fields_set__))
+            for x in v.__dict__.values():
+                walk(x)
+            if v.__pydantic_extra__ is not None:
+                walk(v.__pydantic_extra__)
+
+    walk(value)
+    return found
+
+
+def test_each_compiled_copy_is_new_all_the_way_down() -> None:
+    original = make_prompt()
+    copier = compile_copier(original)
+    first, second = copier(), copier()
+    assert first == second == original
+    mine = mutable_ids(original)
+    assert not mine & mutable_ids(first)
+    assert not mine & mutable_ids(second)
+    assert not mutable_ids(first) & mutable_ids(second)
+
+
+def test_compiled_copies_of_plain_values() -> None:
+    nested: dict[str, Any] = {"a": [1, {"b": [2, 3]}], "t": (1, [2]), "n": None}
+    copier = compile_copier(nested)
+    copy = copier()
+    assert copy == nested
+    copy["a"][1]["b"].append(4)
+    copy["t"][1].append(5)
+    assert nested == {"a": [1, {"b": [2, 3]}], "t": (1, [2]), "n": None}
+    odd_keys = {("tuple", "key"): [1]}  # a key the copier does not unroll
+    odd = compile_copier(odd_keys)()
+    odd[("tuple", "key")].append(2)
+    assert odd_keys == {("tuple", "key"): [1]}
+    assert compile_copier("text")() == "text"
+
+
+def test_deep_and_large_values_fall_back_to_fresh_copy(monkeypatch: pytest.MonkeyPatch) -> None:
+    deep: list[Any] = []
+    tip = deep
+    for _ in range(cache_module._MAX_DEPTH + 20):
+        tip.append([])
+        tip = tip[0]
+    tip.append("bottom")
+    copy = compile_copier(deep)()
+    assert copy == deep
+    tip = copy
+    while tip != ["bottom"]:
+        tip = tip[0]
+    tip.append("changed")
+    assert "changed" not in repr(deep)
+
+    monkeypatch.setattr(cache_module, "_MAX_NODES", 10)
+    large: list[list[Any]] = [[i] for i in range(50)]
+    copy = compile_copier(large)()
+    assert copy == large
+    copy[0].append("changed")
+    assert large[0] == [0]
+
+
+def test_cache_compiles_on_first_read_not_on_put(monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled: list[Any] = []
+    real = cache_module.compile_copier
+
+    def counting(value: Any) -> Callable[[], Any]:
+        compiled.append(value)
+        return real(value)
+
+    monkeypatch.setattr(cache_module, "compile_copier", counting)
+    cache: CommitCache[PromptTemplate] = CommitCache()
+    cache.put("never read", make_prompt())
+    cache.put("read", make_prompt())
+    assert compiled == []
+    first, second = cache.get("read"), cache.get("read")
+    assert len(compiled) == 1
+    assert first is not None and second is not None
+    assert first == second and first is not second
