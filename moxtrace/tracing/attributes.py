@@ -54,7 +54,7 @@ def metadata_attributes(
     for key, raw in metadata.items():
         if raw is None:
             continue
-        value = to_attribute_value(raw)
+        value = raw if raw.__class__ is str else to_attribute_value(raw)
         if isinstance(value, str) and len(value) > max_length:
             value = value[:max_length]
             truncated = True

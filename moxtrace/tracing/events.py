@@ -45,7 +45,7 @@ from moxtrace.tracing.semconv import MOXN_LLM_TOOL_CALL_COUNT as TOOL_CALL_COUNT
 from moxtrace.tracing.semconv import MOXN_TRUNCATED as TRUNCATED
 from moxtrace.types.blocks import ReasoningContent, TextContent, ThinkingContent, ToolCall
 from moxtrace.types.content import Provider
-from moxtrace.types.telemetry import LLMEvent, ParsedResponse
+from moxtrace.types.telemetry import LLMEvent, ParsedResponse, StopReason
 
 __all__ = ["llm_call_attributes", "llm_event_attributes", "output_messages"]
 
@@ -182,6 +182,7 @@ def llm_call_attributes(
 ) -> tuple[dict[str, AttributeValue], bool]:
     """``llm_event_attributes`` from the fields of an ``LLMEvent``, without building one
     (the provider SDK instrumentation maps every call with it)."""
+    # Every LLM call passes here: plain statements, no tuples of pairs to loop over.
     usage = response.usage
     attrs: dict[str, AttributeValue] = {
         OPERATION_NAME: OPERATION_CHAT,
@@ -196,19 +197,27 @@ def llm_call_attributes(
         attrs[RESPONSE_ID] = response.response_id
     stop_reason = response.stop_reason
     if stop_reason is not None:
-        attrs[FINISH_REASONS] = (stop_reason.value,)
+        attrs[FINISH_REASONS] = _FINISH_REASONS[stop_reason]
     if response.raw_stop_reason:
         attrs[RAW_STOP_REASON] = response.raw_stop_reason
-    for name, value in (
-        (INPUT_TOKENS, usage.input_tokens),
-        (OUTPUT_TOKENS, usage.output_tokens),
-        (REASONING_TOKENS, usage.reasoning_tokens),
-        (CACHE_READ_TOKENS, usage.cache_read_input_tokens),
-        (CACHE_CREATION_TOKENS, usage.cache_creation_input_tokens),
-        (TIME_TO_FIRST_CHUNK, response.time_to_first_chunk_ms),
-    ):
-        if value is not None:
-            attrs[name] = value
+    value: Any = usage.input_tokens
+    if value is not None:
+        attrs[INPUT_TOKENS] = value
+    value = usage.output_tokens
+    if value is not None:
+        attrs[OUTPUT_TOKENS] = value
+    value = usage.reasoning_tokens
+    if value is not None:
+        attrs[REASONING_TOKENS] = value
+    value = usage.cache_read_input_tokens
+    if value is not None:
+        attrs[CACHE_READ_TOKENS] = value
+    value = usage.cache_creation_input_tokens
+    if value is not None:
+        attrs[CACHE_CREATION_TOKENS] = value
+    value = response.time_to_first_chunk_ms
+    if value is not None:
+        attrs[TIME_TO_FIRST_CHUNK] = value
     if request_parameters:
         for key, name in _REQUEST_PARAMETERS:
             value = request_parameters.get(key)
@@ -225,22 +234,34 @@ def llm_call_attributes(
 
     truncated = False
     if capture is not ContentCapture.NONE:
-        for name, content in (
-            (INPUT_MESSAGES, input_messages),
-            (OUTPUT_MESSAGES, output),
-            (SYSTEM_INSTRUCTIONS, system_instructions),
-            (TOOL_DEFINITIONS, tool_definitions),
-        ):
-            if content:
-                text, cut = fit_json(content, max_length)
-                truncated = truncated or cut
-                attrs[name] = text
+        if input_messages:
+            truncated = _put_json(attrs, INPUT_MESSAGES, input_messages, max_length)
+        if output:
+            truncated = _put_json(attrs, OUTPUT_MESSAGES, output, max_length) or truncated
+        if system_instructions:
+            cut = _put_json(attrs, SYSTEM_INSTRUCTIONS, system_instructions, max_length)
+            truncated = cut or truncated
+        if tool_definitions:
+            cut = _put_json(attrs, TOOL_DEFINITIONS, tool_definitions, max_length)
+            truncated = cut or truncated
     if truncated:
         attrs[TRUNCATED] = True
     return attrs, truncated
 
 
+def _put_json(attrs: dict[str, AttributeValue], name: str, content: Any, max_length: int) -> bool:
+    """Set ``attrs[name]`` to ``content`` as JSON cut to ``max_length``; whether it was cut."""
+    text = _dumps(content)
+    if len(text) <= max_length:
+        attrs[name] = text
+        return False
+    attrs[name] = fit_json(content, max_length)[0]
+    return True
+
+
 _REASONING = (ThinkingContent, ReasoningContent)
+# ``StopReason.X.value`` is a descriptor call; the attribute value, ready made, is a lookup.
+_FINISH_REASONS: dict[StopReason, tuple[str, ...]] = {r: (r.value,) for r in StopReason}
 _REQUEST_PARAMETERS = (
     ("max_tokens", semconv.GEN_AI_REQUEST_MAX_TOKENS),
     ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),

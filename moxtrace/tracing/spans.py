@@ -15,7 +15,7 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias, cast
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -32,7 +32,7 @@ from moxtrace.tracing.identity import EMPTY_IDENTITY, MoxnIdentity
 from moxtrace.tracing.propagation import context_from_carrier
 from moxtrace.tracing.recorded import was_recorded
 from moxtrace.tracing.runtime import TracingRuntime
-from moxtrace.tracing.scope import SCOPE_KEY, Scope, current_scope
+from moxtrace.tracing.scope import SCOPE_KEY, Scope
 from moxtrace.types.carrier import MoxnTraceCarrier
 from moxtrace.types.telemetry import LLMEvent, SpanContext, TraceContext
 
@@ -269,17 +269,23 @@ def record_llm_event(runtime: TracingRuntime, event: LLMEvent) -> None:
     if runtime.disabled:
         return
     try:
-        current = trace.get_current_span()
-        if was_recorded(current.get_span_context().trace_id, event.response.response_id):
+        # One context read for both the span and our scope (as trace.get_current_span and
+        # current_scope would each do).
+        context = otel_context.get_current()
+        current = cast(Span, context.get(_SPAN_KEY) or INVALID_SPAN)
+        response_id = event.response.response_id
+        if response_id and was_recorded(current.get_span_context().trace_id, response_id):
             _logger.debug(
                 "moxtrace: response %s was recorded by the SDK instrumentation; skipped",
-                event.response.response_id,
+                response_id,
             )
             return
         attrs, _ = llm_event_attributes(
             event, runtime.content_capture, runtime.max_attribute_length
         )
-        scope = current_scope()
+        scope = context.get(SCOPE_KEY)
+        if scope.__class__ is not Scope:
+            scope = None
         if (
             scope is not None
             and scope.span is current
