@@ -1,4 +1,5 @@
-"""Helpers shared by the provider modules: tool schemas, tool results, text merging."""
+"""Helpers shared by the provider modules: tool schemas, tool results, text merging, request
+parameters."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import re
 from typing import Any
 
 from moxtrace.session._wire import as_dict, as_int, dumps, parse_arguments, pick
+from moxtrace.session.request import RequestSettings
 from moxtrace.types.blocks import (
     ContentBlock,
     ReasoningContent,
@@ -23,6 +25,7 @@ __all__ = [
     "output_name",
     "parse_arguments",
     "pick",
+    "request_parameters",
     "tool_result_text",
     "tool_schema",
 ]
@@ -78,3 +81,18 @@ _NAME = re.compile(r"[^a-zA-Z0-9_-]")
 def output_name(tool: SdkTool) -> str:
     """A structured-output schema's name within OpenAI's rules (``[a-zA-Z0-9_-]{1,64}``)."""
     return _NAME.sub("_", tool.name)[:64] or "output"
+
+
+def request_parameters(settings: RequestSettings) -> dict[str, Any]:
+    """The request parameters an invocation with ``settings`` sends, for the providers that
+    send each of them whenever it is set (OpenAI Chat, OpenAI Responses, Google; Anthropic's
+    differ)."""
+    return {
+        name: value
+        for name, value in (
+            ("max_tokens", settings.max_tokens),
+            ("temperature", settings.temperature),
+            ("top_p", settings.top_p),
+        )
+        if value is not None
+    }

@@ -23,6 +23,7 @@ from moxtrace.session.providers._common import (
     merge_text,
     parse_arguments,
     pick,
+    request_parameters,
     tool_result_text,
     tool_schema,
 )
@@ -165,19 +166,6 @@ def build_invocation(rendered: RenderedPrompt, settings: RequestSettings) -> dic
         config["response_mime_type"] = "application/json"
         config["response_json_schema"] = tool_schema(settings.structured_output)
     return {"model": settings.model, "contents": contents, "config": config}
-
-
-def request_parameters(settings: RequestSettings) -> dict[str, Any]:
-    """The request parameters a Google invocation with ``settings`` sends."""
-    return {
-        name: value
-        for name, value in (
-            ("max_tokens", settings.max_tokens),
-            ("temperature", settings.temperature),
-            ("top_p", settings.top_p),
-        )
-        if value is not None
-    }
 
 
 # -- response ------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from moxtrace.session.providers._common import (
     output_name,
     parse_arguments,
     pick,
+    request_parameters,
     tool_result_text,
     tool_schema,
 )
@@ -172,19 +173,6 @@ def build_invocation(
         # Without it a streamed completion reports no token usage.
         invocation["stream_options"] = {"include_usage": True}
     return invocation
-
-
-def request_parameters(settings: RequestSettings) -> dict[str, Any]:
-    """The request parameters an OpenAI invocation with ``settings`` sends."""
-    return {
-        name: value
-        for name, value in (
-            ("max_tokens", settings.max_tokens),
-            ("temperature", settings.temperature),
-            ("top_p", settings.top_p),
-        )
-        if value is not None
-    }
 
 
 # -- response ------------------------------------------------------------------------

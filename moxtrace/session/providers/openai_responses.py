@@ -18,6 +18,7 @@ from moxtrace.session.providers._common import (
     output_name,
     parse_arguments,
     pick,
+    request_parameters,
     tool_result_text,
     tool_schema,
 )
@@ -160,19 +161,6 @@ def build_invocation(rendered: RenderedPrompt, settings: RequestSettings) -> dic
             text_format["description"] = schema.description
         invocation["text"] = {"format": text_format}
     return invocation
-
-
-def request_parameters(settings: RequestSettings) -> dict[str, Any]:
-    """The request parameters a Responses invocation with ``settings`` sends."""
-    return {
-        name: value
-        for name, value in (
-            ("max_tokens", settings.max_tokens),
-            ("temperature", settings.temperature),
-            ("top_p", settings.top_p),
-        )
-        if value is not None
-    }
 
 
 # -- response ------------------------------------------------------------------------
