@@ -40,6 +40,9 @@ def to_attribute_value(value: Any) -> AttributeValue:
     return json.dumps(value, default=str, separators=(",", ":"))
 
 
+_METADATA_NAMES: dict[str, str] = {}  # metadata key -> attribute name, built once
+
+
 def metadata_attributes(
     metadata: Mapping[str, Any] | None, max_length: int
 ) -> tuple[dict[str, AttributeValue], bool]:
@@ -58,5 +61,10 @@ def metadata_attributes(
         if isinstance(value, str) and len(value) > max_length:
             value = value[:max_length]
             truncated = True
-        out[semconv.MOXN_METADATA_PREFIX + str(key)] = value
+        name = _METADATA_NAMES.get(key) if key.__class__ is str else None
+        if name is None:
+            name = semconv.MOXN_METADATA_PREFIX + str(key)
+            if key.__class__ is str and len(_METADATA_NAMES) < 1024:  # keys are few
+                _METADATA_NAMES[key] = name
+        out[name] = value
     return out, truncated

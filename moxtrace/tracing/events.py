@@ -151,18 +151,18 @@ def llm_event_attributes(
     event: LLMEvent, capture: ContentCapture, max_length: int
 ) -> tuple[dict[str, AttributeValue], bool]:
     """The span attributes recording ``event``, and whether any value was cut to size."""
-    return llm_call_attributes(
+    return _call_attributes(
         event.provider,
         event.response,
         capture,
         max_length,
-        request_model=event.request_model,
-        request_parameters=event.request_parameters,
-        input_messages=event.input_messages,
-        system_instructions=event.system_instructions,
-        tool_definitions=event.tool_definitions,
-        error=event.error,
-        attributes=event.attributes,
+        event.request_model,
+        event.request_parameters,
+        event.input_messages,
+        event.system_instructions,
+        event.tool_definitions,
+        event.error,
+        event.attributes,
     )
 
 
@@ -182,7 +182,36 @@ def llm_call_attributes(
 ) -> tuple[dict[str, AttributeValue], bool]:
     """``llm_event_attributes`` from the fields of an ``LLMEvent``, without building one
     (the provider SDK instrumentation maps every call with it)."""
-    # Every LLM call passes here: plain statements, no tuples of pairs to loop over.
+    return _call_attributes(
+        provider,
+        response,
+        capture,
+        max_length,
+        request_model,
+        request_parameters,
+        input_messages,
+        system_instructions,
+        tool_definitions,
+        error,
+        attributes,
+    )
+
+
+def _call_attributes(
+    provider: Provider,
+    response: ParsedResponse,
+    capture: ContentCapture,
+    max_length: int,
+    request_model: str | None,
+    request_parameters: Mapping[str, Any] | None,
+    input_messages: list[dict[str, Any]] | None,
+    system_instructions: list[dict[str, Any]] | None,
+    tool_definitions: list[dict[str, Any]] | None,
+    error: str | None,
+    attributes: Mapping[str, Any] | None,
+) -> tuple[dict[str, AttributeValue], bool]:
+    # Every LLM call passes here (positional arguments: no keyword binding per call):
+    # plain statements, no tuples of pairs to loop over.
     usage = response.usage
     attrs: dict[str, AttributeValue] = {
         OPERATION_NAME: OPERATION_CHAT,
