@@ -448,8 +448,8 @@ def _cmd_collector(args: argparse.Namespace) -> int:
         from moxtrace.pipeline.settings import CollectorSettings
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise SystemExit(
-            f"moxtrace collector needs the server and kafka extras ({exc}): "
-            "pip install 'moxtrace[server,kafka]'"
+            f"moxtrace collector needs the collector extra ({exc}): "
+            "pip install 'moxtrace[collector]'"
         ) from None
     given = {
         field: getattr(args, field)
