@@ -12,6 +12,7 @@ after a restart.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,7 +48,8 @@ _EVENT_KEY = ("tenant", "trace_id", "span_id", "event_type", "sequence_number")
 
 
 class _Rows:
-    """Writes rows of one table: ``executemany`` (PostgreSQL) or multi-row ``VALUES`` (SQLite)."""
+    """Writes rows of one table: ``executemany`` (PostgreSQL) or multi-row ``VALUES`` (SQLite,
+    on the driver's thread)."""
 
     def __init__(
         self,
@@ -62,28 +64,19 @@ class _Rows:
             None if sql.postgresql else sql.insert_values(table, columns, conflict, update)
         )
 
-    async def write(self, conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> int:
-        """Write ``rows``; how many were inserted or updated (SQLite; -1 if unknown)."""
-        return (await self.write_last_rowid(conn, rows))[0]
-
-    async def write_last_rowid(
-        self, conn: AsyncConnection, rows: list[tuple[Any, ...]]
-    ) -> tuple[int, int]:
-        """Write ``rows``: (rows inserted or updated, the connection's last inserted rowid),
-        both SQLite only (-1 when unknown)."""
-        if not rows:
-            return 0, -1
-        if self._values is None:
+    async def write(self, conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
+        """PostgreSQL: write ``rows`` (one ``executemany``)."""
+        if rows:
             await conn.exec_driver_sql(self._single, rows)
-            return -1, -1
+
+    def write_sqlite(self, connection: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> int:
+        """SQLite, on the driver's thread (``Store.write_sqlite``): write ``rows``; how many
+        were inserted or updated."""
+        assert self._values is not None
         changed = 0
-        last = -1
         for statement, parameters in self._values.statements(rows):
-            result = await conn.exec_driver_sql(statement, parameters)
-            changed += result.rowcount
-            # sqlite3: the connection's last_insert_rowid(), whether or not this one inserted.
-            last = result.lastrowid
-        return changed, last
+            changed += connection.execute(statement, parameters).rowcount
+        return changed
 
 
 @dataclass
@@ -161,42 +154,54 @@ class TelemetryStore:
         """Store the batch's events all or nothing; durable when this returns."""
         if not batch.rows:
             return EventsWritten(0, batch.repeats)
+        if self._postgresql:
+            return await self._write_events_postgresql(batch)
+        insert_events, insert_pending = self._insert_events, self._insert_pending
+
+        def write(connection: sqlite3.Connection) -> tuple[int, int | None]:
+            accepted = insert_events.write_sqlite(connection, batch.rows)
+            if not accepted:
+                return 0, None
+            # One writer, one transaction: the new rows' rowids are consecutive.
+            last = connection.execute("SELECT last_insert_rowid()").fetchone()[0]
+            cursor = connection.execute(
+                insert_pending, (batch.tenant, last - accepted + 1, last, int(time.time() * 1e6))
+            )
+            return accepted, cursor.lastrowid
+
+        accepted, pending_id = await self._store.write_sqlite(write)
+        return EventsWritten(accepted, len(batch.rows) - accepted + batch.repeats, pending_id)
+
+    async def _write_events_postgresql(self, batch: EventRows) -> EventsWritten:
         pending = schema.pending_batches
         async with self._store.write() as conn:
-            if self._postgresql:
-                columns = [list(column) for column in zip(*batch.rows, strict=True)]
-                result = await conn.exec_driver_sql(self._insert_event_arrays, tuple(columns))
-                ids = [row[0] for row in result]
-                accepted = len(ids)
-                first, last = (min(ids), max(ids)) if ids else (0, 0)
-            else:
-                # One writer, one transaction: the new rows' rowids are consecutive.
-                accepted, last = await self._insert_events.write_last_rowid(conn, batch.rows)
-                first = last - accepted + 1
+            columns = [list(column) for column in zip(*batch.rows, strict=True)]
+            result = await conn.exec_driver_sql(self._insert_event_arrays, tuple(columns))
+            ids = [row[0] for row in result]
+            accepted = len(ids)
             pending_id = None
-            if accepted and self._postgresql:
+            if accepted:
                 inserted = await conn.execute(
                     insert(pending)
                     .values(
                         tenant=batch.tenant,
-                        first_event_id=first,
-                        last_event_id=last,
+                        first_event_id=min(ids),
+                        last_event_id=max(ids),
                         created_us=int(time.time() * 1e6),
                     )
                     .returning(pending.c.id)
                 )
                 pending_id = int(inserted.scalar_one())
-            elif accepted:
-                inserted = await conn.exec_driver_sql(
-                    self._insert_pending,
-                    (batch.tenant, first, last, int(time.time() * 1e6)),
-                )
-                pending_id = int(inserted.lastrowid)
         duplicates = len(batch.rows) - accepted + batch.repeats
         return EventsWritten(accepted, duplicates, pending_id)
 
     async def write_derived(self, derived: Derived, pending_id: int | None) -> None:
         """Store what was derived from a batch and forget its pending row."""
+        if not self._postgresql:
+            await self._store.write_sqlite(
+                lambda connection: self._derived_sqlite(connection, derived, pending_id)
+            )
+            return
         async with self._store.write() as conn:
             await self._upsert_spans.write(conn, derived.spans)
             await self._insert_llm.write(conn, derived.llm_calls)
@@ -206,6 +211,16 @@ class TelemetryStore:
                 await conn.execute(
                     delete(schema.pending_batches).where(schema.pending_batches.c.id == pending_id)
                 )
+
+    def _derived_sqlite(
+        self, connection: sqlite3.Connection, derived: Derived, pending_id: int | None
+    ) -> None:
+        self._upsert_spans.write_sqlite(connection, derived.spans)
+        self._insert_llm.write_sqlite(connection, derived.llm_calls)
+        self._insert_metadata.write_sqlite(connection, derived.metadata)
+        self._upsert_traces.write_sqlite(connection, derived.traces)
+        if pending_id is not None:
+            connection.execute('DELETE FROM "pending_batches" WHERE "id" = ?', (pending_id,))
 
     async def pending_batches(self, created_before_us: int | None = None) -> list[PendingBatch]:
         """Batches whose derived rows are missing, oldest first."""
