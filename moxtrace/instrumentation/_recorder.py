@@ -227,7 +227,7 @@ class LLMCall:
                     self.end(None)
                     return result
                 response = result.parse()  # with_raw_response: read already; parse is cached
-            parsed = parse_response(response, self.provider)
+            parsed = parse_response(response, self.provider, raw=False)
         except Exception:
             _logger.debug(
                 "moxtrace: reading the response of %s failed", self.endpoint.qualname, exc_info=True
@@ -262,7 +262,7 @@ class LLMCall:
             if self.endpoint.manager:
                 snapshot = _snapshot(stream)
                 if snapshot is not None:
-                    parsed = parse_response(snapshot, self.provider)
+                    parsed = parse_response(snapshot, self.provider, raw=False)
             elif accumulator is not None and accumulator.chunks:
                 parsed = accumulator.result()
             if parsed is not None and first_chunk_at is not None:

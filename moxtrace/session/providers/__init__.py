@@ -40,12 +40,14 @@ def stream_accumulator(provider: Provider, **kwargs: Any) -> StreamAccumulator:
     raise ValueError(f"unknown provider {provider!r}")
 
 
-def parse_response(response: Any, provider: Provider) -> ParsedResponse:
+def parse_response(response: Any, provider: Provider, *, raw: bool = True) -> ParsedResponse:
     """Parse a provider's response into a ``ParsedResponse``.
 
     ``response`` is the SDK's response object or its dict; a ``StreamAccumulator`` (its
     result is taken); a list of stream events (they are accumulated); or a
-    ``ParsedResponse`` (returned as it is).
+    ``ParsedResponse`` (returned as it is). ``raw=False`` leaves ``raw_response`` empty and
+    reads an SDK object's fields without dumping it (the SDK instrumentation, which
+    records no raw response, parses every call this way).
     """
     if isinstance(response, ParsedResponse):
         return response
@@ -57,11 +59,11 @@ def parse_response(response: Any, provider: Provider) -> ParsedResponse:
             accumulator.add(event)
         return accumulator.result()
     if provider is Provider.ANTHROPIC:
-        return anthropic.parse_response(response)
+        return anthropic.parse_response(response, raw=raw)
     if provider is Provider.OPENAI_CHAT:
-        return openai_chat.parse_response(response)
+        return openai_chat.parse_response(response, raw=raw)
     if provider is Provider.OPENAI_RESPONSES:
-        return openai_responses.parse_response(response)
+        return openai_responses.parse_response(response, raw=raw)
     if provider in _GOOGLE:
-        return google.parse_response(response, provider)
+        return google.parse_response(response, provider, raw=raw)
     raise ValueError(f"unknown provider {provider!r}")

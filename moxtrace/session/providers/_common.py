@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from moxtrace.session._wire import as_dict, as_int, dumps, parse_arguments, pick
+from moxtrace.session._wire import as_dict, as_int, dumps, parse_arguments, pick, read_response
 from moxtrace.session.request import RequestSettings
 from moxtrace.types.blocks import (
     ContentBlock,
@@ -25,6 +25,7 @@ __all__ = [
     "output_name",
     "parse_arguments",
     "pick",
+    "read_response",
     "request_parameters",
     "tool_result_text",
     "tool_schema",

@@ -17,10 +17,10 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from moxtrace.session.providers._common import (
-    as_dict,
     as_int,
     parse_arguments,
     pick,
+    read_response,
     tool_result_text,
     tool_schema,
 )
@@ -184,9 +184,9 @@ def request_parameters(settings: RequestSettings) -> dict[str, Any]:
 
 
 # -- response ------------------------------------------------------------------------
-def parse_response(response: Any) -> ParsedResponse:
+def parse_response(response: Any, *, raw: bool = True) -> ParsedResponse:
     """A ``Message`` (SDK object or dict) as a ``ParsedResponse``."""
-    data = as_dict(response)
+    data, raw_data = read_response(response, raw)
     blocks: list[ContentBlock] = []
     for item in data.get("content") or []:
         kind = item.get("type")
@@ -230,7 +230,7 @@ def parse_response(response: Any) -> ParsedResponse:
         ),
         stop_reason=STOP_REASONS.get(raw_stop) if raw_stop else None,
         raw_stop_reason=raw_stop,
-        raw_response=data,
+        raw_response=raw_data,
     )
 
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 from typing import Any
 
 from moxtrace.session.providers._common import (
-    as_dict,
     as_int,
     merge_text,
     parse_arguments,
     pick,
+    read_response,
     request_parameters,
     tool_result_text,
     tool_schema,
@@ -169,9 +169,11 @@ def build_invocation(rendered: RenderedPrompt, settings: RequestSettings) -> dic
 
 
 # -- response ------------------------------------------------------------------------
-def parse_response(response: Any, provider: Provider = Provider.GOOGLE_GEMINI) -> ParsedResponse:
+def parse_response(
+    response: Any, provider: Provider = Provider.GOOGLE_GEMINI, *, raw: bool = True
+) -> ParsedResponse:
     """A ``GenerateContentResponse`` (SDK object or dict) as a ``ParsedResponse``."""
-    data = as_dict(response)
+    data, raw_data = read_response(response, raw)
     candidates = data.get("candidates") or []
     candidate = candidates[0] if candidates else {}
     content = candidate.get("content") or {}
@@ -219,7 +221,7 @@ def parse_response(response: Any, provider: Provider = Provider.GOOGLE_GEMINI) -
         ),
         stop_reason=stop,
         raw_stop_reason=str(raw_stop) if raw_stop else None,
-        raw_response=data,
+        raw_response=raw_data,
     )
 
 

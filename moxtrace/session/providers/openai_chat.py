@@ -14,12 +14,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from moxtrace.session.providers._common import (
-    as_dict,
     as_int,
     dumps,
     output_name,
     parse_arguments,
     pick,
+    read_response,
     request_parameters,
     tool_result_text,
     tool_schema,
@@ -176,9 +176,9 @@ def build_invocation(
 
 
 # -- response ------------------------------------------------------------------------
-def parse_response(response: Any) -> ParsedResponse:
+def parse_response(response: Any, *, raw: bool = True) -> ParsedResponse:
     """A ``ChatCompletion`` (SDK object or dict) as a ``ParsedResponse`` (first choice)."""
-    data = as_dict(response)
+    data, raw_data = read_response(response, raw)
     choices = data.get("choices") or []
     choice = choices[0] if choices else {}
     message = choice.get("message") or {}
@@ -234,7 +234,7 @@ def parse_response(response: Any) -> ParsedResponse:
         ),
         stop_reason=STOP_REASONS.get(raw_stop) if raw_stop else None,
         raw_stop_reason=raw_stop,
-        raw_response=data,
+        raw_response=raw_data,
     )
 
 

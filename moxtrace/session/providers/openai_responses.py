@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from moxtrace.session.providers._common import (
-    as_dict,
     as_int,
     dumps,
     output_name,
     parse_arguments,
     pick,
+    read_response,
     request_parameters,
     tool_result_text,
     tool_schema,
@@ -188,9 +188,9 @@ def _reasoning_text(item: dict[str, Any]) -> str:
     return "".join(c.get("text") or "" for c in content if isinstance(c, dict))
 
 
-def parse_response(response: Any) -> ParsedResponse:
+def parse_response(response: Any, *, raw: bool = True) -> ParsedResponse:
     """A ``Response`` (SDK object or dict) as a ``ParsedResponse``."""
-    data = as_dict(response)
+    data, raw_data = read_response(response, raw)
     blocks: list[ContentBlock] = []
     for item in data.get("output") or []:
         kind = item.get("type")
@@ -229,7 +229,7 @@ def parse_response(response: Any) -> ParsedResponse:
         ),
         stop_reason=stop,
         raw_stop_reason=raw_stop,
-        raw_response=data,
+        raw_response=raw_data,
     )
 
 

@@ -32,6 +32,17 @@ def test_sdk_objects_parse_into_the_golden(provider: Provider) -> None:
 
 
 @pytest.mark.parametrize("provider", list(GOLDENS))
+def test_sdk_objects_read_without_a_dump_parse_the_same(provider: Provider) -> None:
+    # raw=False (the SDK instrumentation) reads the SDK object's fields instead of dumping it.
+    make_response, _, expected = GOLDENS[provider]
+    response = make_response()
+    parsed = parse_response(response, provider, raw=False)
+    assert parsed.raw_response is None
+    assert comparable(parsed) == comparable(expected)
+    assert parsed == parse_response(response, provider).model_copy(update={"raw_response": None})
+
+
+@pytest.mark.parametrize("provider", list(GOLDENS))
 def test_dicts_parse_like_sdk_objects(provider: Provider) -> None:
     make_response, _, expected = GOLDENS[provider]
     data = make_response().model_dump(mode="json")
@@ -195,3 +206,33 @@ def test_tool_call_arguments(raw: str | None, expected: dict[str, Any]) -> None:
     data["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] = raw
     parsed = parse_response(data, Provider.OPENAI_CHAT)
     assert parsed.tool_calls[0].input == expected
+
+
+def test_fields_an_sdk_object_keeps_as_extras_are_read_without_a_dump() -> None:
+    # OpenAI-compatible servers (vLLM, DeepSeek) add reasoning_content to the message: the
+    # openai SDK keeps it as a pydantic extra, which the dump and the field reader both see.
+    from openai.types.chat import ChatCompletion
+
+    completion = ChatCompletion.model_validate(
+        {
+            "id": "c1",
+            "object": "chat.completion",
+            "created": 1,
+            "model": "deepseek-r1",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {
+                        "role": "assistant",
+                        "content": "42",
+                        "reasoning_content": "six times seven",
+                    },
+                }
+            ],
+        }
+    )
+    read = parse_response(completion, Provider.OPENAI_CHAT, raw=False)
+    dumped = parse_response(completion, Provider.OPENAI_CHAT)
+    assert [type(b).__name__ for b in read.content_blocks] == ["ReasoningContent", "TextContent"]
+    assert read == dumped.model_copy(update={"raw_response": None})
