@@ -16,10 +16,37 @@ from tests.support.server import fresh_postgres_database
 
 pytestmark = pytest.mark.integration
 
-OLD_METADATA = """CREATE TABLE span_metadata (
+# The tables as migrations 1-3 made them before version 4 (keyed by trace id).
+VERSION_3 = (
+    """CREATE TABLE span_metadata (
     tenant VARCHAR(64) NOT NULL, trace_id VARCHAR(32) NOT NULL, span_id VARCHAR(16) NOT NULL,
     key VARCHAR(128) NOT NULL, value VARCHAR(256) NOT NULL,
-    CONSTRAINT pk_span_metadata PRIMARY KEY (tenant, trace_id, span_id, key))"""
+    CONSTRAINT pk_span_metadata PRIMARY KEY (tenant, trace_id, span_id, key))""",
+    "CREATE INDEX ix_span_metadata_kv ON span_metadata (tenant, key, value)",
+    """CREATE TABLE spans (
+    tenant VARCHAR(64) NOT NULL, trace_id VARCHAR(32) NOT NULL, span_id VARCHAR(16) NOT NULL,
+    parent_span_id VARCHAR(16), name TEXT, kind VARCHAR(16), start_us BIGINT, end_us BIGINT,
+    duration_ms FLOAT, status_code VARCHAR(8), status_message TEXT, service_name TEXT,
+    prompt_id VARCHAR(36), prompt_name TEXT, task_id VARCHAR(36), commit_id TEXT,
+    branch_id VARCHAR(36), branch_name TEXT, session_id TEXT, user_metadata TEXT,
+    updated_us BIGINT NOT NULL,
+    CONSTRAINT pk_spans PRIMARY KEY (tenant, trace_id, span_id))""",
+    "CREATE INDEX ix_spans_prompt ON spans (tenant, prompt_id)",
+    "CREATE INDEX ix_spans_task ON spans (tenant, task_id)",
+    """CREATE TABLE llm_calls (
+    tenant VARCHAR(64) NOT NULL, trace_id VARCHAR(32) NOT NULL, span_id VARCHAR(16) NOT NULL,
+    sequence_number BIGINT NOT NULL, ts_us BIGINT NOT NULL, provider TEXT, operation TEXT,
+    request_model TEXT, response_model TEXT, response_id TEXT, finish_reasons TEXT,
+    input_tokens BIGINT, output_tokens BIGINT, reasoning_tokens BIGINT,
+    cache_read_input_tokens BIGINT, cache_creation_input_tokens BIGINT,
+    tool_call_count BIGINT, content_storage_key TEXT,
+    CONSTRAINT pk_llm_calls PRIMARY KEY (tenant, trace_id, span_id, sequence_number))""",
+    """CREATE TABLE traces (
+    tenant VARCHAR(64) NOT NULL, trace_id VARCHAR(32) NOT NULL, start_us BIGINT NOT NULL,
+    end_us BIGINT NOT NULL, root_span_id VARCHAR(16), root_name TEXT, service_name TEXT,
+    updated_us BIGINT NOT NULL, CONSTRAINT pk_traces PRIMARY KEY (tenant, trace_id))""",
+    "CREATE INDEX ix_traces_start ON traces (tenant, start_us, trace_id)",
+)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -31,25 +58,43 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             yield database
 
 
-async def test_version_3_databases_get_the_filter_indexes(url: str) -> None:
+async def test_version_3_databases_get_the_filter_indexes_and_trace_numbers(url: str) -> None:
     engine = create_engine(url)
     try:
         assert await migrate(engine, MIGRATIONS[:3]) == 3
         async with engine.begin() as conn:  # what migrations 1-3 made before version 4
-            await conn.execute(text("DROP TABLE span_metadata"))
-            await conn.execute(text(OLD_METADATA))
-            await conn.execute(
-                text("CREATE INDEX ix_span_metadata_kv ON span_metadata (tenant, key, value)")
-            )
-            await conn.execute(text("DROP INDEX ix_spans_prompt_trace"))
-            await conn.execute(text("DROP INDEX ix_spans_task_trace"))
-            await conn.execute(text("CREATE INDEX ix_spans_prompt ON spans (tenant, prompt_id)"))
-            await conn.execute(text("CREATE INDEX ix_spans_task ON spans (tenant, task_id)"))
+            for table in ("span_metadata", "spans", "llm_calls", "traces"):
+                await conn.execute(text(f"DROP TABLE {table}"))
+            for statement in VERSION_3:
+                await conn.execute(text(statement))
             await conn.execute(
                 text(
                     "INSERT INTO span_metadata VALUES ('t', :trace, 'bbbbbbbbbbbbbbbb', 'k', 'v')"
                 ),
                 {"trace": "a" * 32},
+            )
+            # A span whose trace row is missing, and a trace with a span and an LLM call.
+            await conn.execute(
+                text(
+                    "INSERT INTO spans (tenant, trace_id, span_id, start_us, end_us, updated_us)"
+                    " VALUES ('t', :a, 'bbbbbbbbbbbbbbbb', 5, 9, 1),"
+                    " ('t', :c, 'dddddddddddddddd', 2, 3, 1)"
+                ),
+                {"a": "a" * 32, "c": "c" * 32},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO traces (tenant, trace_id, start_us, end_us, root_span_id,"
+                    " updated_us) VALUES ('t', :c, 2, 3, 'dddddddddddddddd', 1)"
+                ),
+                {"c": "c" * 32},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO llm_calls (tenant, trace_id, span_id, sequence_number, ts_us,"
+                    " input_tokens) VALUES ('t', :c, 'dddddddddddddddd', 1, 2, 7)"
+                ),
+                {"c": "c" * 32},
             )
 
         assert await migrate(engine) == MIGRATIONS[-1].version
@@ -66,10 +111,29 @@ async def test_version_3_databases_get_the_filter_indexes(url: str) -> None:
 
             key, span_indexes, metadata_indexes = await conn.run_sync(shape)
             rows = (await conn.execute(text("SELECT tenant, key, value FROM span_metadata"))).all()
-        assert key == ["tenant", "key", "value", "trace_id", "span_id"]
-        assert span_indexes == {"ix_spans_prompt_trace", "ix_spans_task_trace"}
+            traces = (
+                await conn.execute(
+                    text("SELECT trace_id, trace_seq, start_us, end_us FROM traces ORDER BY 2")
+                )
+            ).all()
+            spans = (
+                await conn.execute(text("SELECT trace_id, trace_seq FROM spans ORDER BY 2"))
+            ).all()
+            calls = (
+                await conn.execute(text("SELECT trace_id, trace_seq, input_tokens FROM llm_calls"))
+            ).all()
+        assert key == ["tenant", "key", "value", "trace_seq", "span_id"]
+        assert span_indexes == {"ix_spans_prompt_seq", "ix_spans_task_seq"}
         assert metadata_indexes == set()
         assert [tuple(r) for r in rows] == [("t", "k", "v")]
+        # Traces numbered (the one made for the orphan span after those that existed).
+        numbers = {r.trace_id: r.trace_seq for r in traces}
+        assert [(r.trace_id, r.start_us, r.end_us) for r in traces] == [
+            ("c" * 32, 2, 3),
+            ("a" * 32, 5, 9),
+        ]
+        assert [tuple(r) for r in spans] == [(t, numbers[t]) for t in ("c" * 32, "a" * 32)]
+        assert [tuple(r) for r in calls] == [("c" * 32, numbers["c" * 32], 7)]
     finally:
         await engine.dispose()
 

@@ -46,6 +46,10 @@ def _conflict_clause(conflict: Sequence[str], update: Mapping[str, str] | None) 
     return f" ON CONFLICT ({target}) DO UPDATE SET {sets}"
 
 
+def _returning(columns: Sequence[str]) -> str:
+    return f" RETURNING {', '.join(_quote(c) for c in columns)}" if columns else ""
+
+
 class ValuesInsert:
     """``INSERT ... VALUES`` of many rows (SQLite), in statements of ``rows_per_statement``.
 
@@ -61,12 +65,13 @@ class ValuesInsert:
         columns: Sequence[str],
         conflict: Sequence[str],
         update: Mapping[str, str] | None,
+        returning: Sequence[str] = (),
     ) -> None:
         self._head = (
             f"INSERT INTO {_quote(table.name)} ({', '.join(_quote(c) for c in columns)}) VALUES "
         )
         self._row = "(" + ", ".join("?" * len(columns)) + ")"
-        self._tail = _conflict_clause(conflict, update)
+        self._tail = _conflict_clause(conflict, update) + _returning(returning)
         self.rows_per_statement = max(1, min(500, self.MAX_VARIABLES // len(columns)))
         self._sql: dict[int, str] = {}
 
@@ -113,21 +118,27 @@ class SqlBuilder:
         )
 
     def insert_arrays(
-        self, table: Table, columns: Sequence[str], conflict: Sequence[str], returning: str
+        self,
+        table: Table,
+        columns: Sequence[str],
+        conflict: Sequence[str],
+        returning: Sequence[str],
+        update: Mapping[str, str] | None = None,
     ) -> str:
         """PostgreSQL: all rows in one statement, one array parameter per column.
 
-        ``returning`` (a column) of each new row is returned; repeats are skipped.
+        ``returning`` (columns) of each new row (and, with ``update``, each updated one) is
+        returned; without ``update`` repeats are skipped.
         """
         names = ", ".join(_quote(c) for c in columns)
         arrays = ", ".join(
             f"${i}::{table.c[c].type.compile(dialect=self._dialect)}[]"
             for i, c in enumerate(columns, 1)
         )
-        target = ", ".join(_quote(c) for c in conflict)
         return (
             f"INSERT INTO {_quote(table.name)} ({names}) SELECT * FROM unnest({arrays})"
-            f" ON CONFLICT ({target}) DO NOTHING RETURNING {_quote(returning)}"
+            + _conflict_clause(conflict, update)
+            + _returning(returning)
         )
 
     def insert_values(
@@ -136,6 +147,7 @@ class SqlBuilder:
         columns: Sequence[str],
         conflict: Sequence[str],
         update: Mapping[str, str] | None = None,
+        returning: Sequence[str] = (),
     ) -> ValuesInsert:
         """SQLite: many rows per statement (``VALUES (...), (...), ...``).
 
@@ -143,7 +155,7 @@ class SqlBuilder:
         is released once per statement, not per row (a thread that releases it per row
         starves while another thread parses the next batch).
         """
-        return ValuesInsert(table, columns, conflict, update)
+        return ValuesInsert(table, columns, conflict, update, returning)
 
     @staticmethod
     def coalesce_new(table: Table, column: str) -> str:

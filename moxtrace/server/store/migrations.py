@@ -55,15 +55,33 @@ async def _pending_batches(conn: AsyncConnection) -> None:
     await conn.run_sync(lambda sync: schema.metadata.create_all(sync, tables=tables))
 
 
+_V4_METADATA = """CREATE TABLE span_metadata (
+    tenant VARCHAR(64) NOT NULL, trace_id VARCHAR(32) NOT NULL, span_id VARCHAR(16) NOT NULL,
+    key VARCHAR(128) NOT NULL, value VARCHAR(256) NOT NULL,
+    CONSTRAINT pk_span_metadata_kv PRIMARY KEY (tenant, key, value, trace_id, span_id))"""
+
+
+def _columns(sync: Connection, table: str) -> set[str]:
+    return {column["name"] for column in inspect(sync).get_columns(table)}
+
+
 async def _lean_indexes(conn: AsyncConnection) -> None:
     # Indexes the trace filters use (partial ones on spans; span_metadata keyed by key and
-    # value), in place of ones they did not. Databases created after this change already
-    # have the new shape: every step checks first.
+    # value), in place of ones they did not. Written out as they were at version 4 (a later
+    # version changed these tables); databases created since already have a newer shape.
     def apply(sync: Connection) -> None:
+        if "trace_seq" in _columns(sync, "spans"):
+            return
         for old in ("ix_spans_prompt", "ix_spans_task", "ix_span_metadata_kv"):
             sync.execute(text(f"DROP INDEX IF EXISTS {old}"))
-        for index in schema.spans.indexes:
-            index.create(sync, checkfirst=True)
+        for column in ("prompt_id", "task_id"):
+            name = column.split("_")[0]
+            sync.execute(
+                text(
+                    f"CREATE INDEX IF NOT EXISTS ix_spans_{name}_trace ON spans"
+                    f" (tenant, {column}, trace_id) WHERE {column} IS NOT NULL"
+                )
+            )
         key = inspect(sync).get_pk_constraint("span_metadata")["constrained_columns"]
         if key[:3] != ["tenant", "key", "value"]:
             sync.execute(text("ALTER TABLE span_metadata RENAME TO span_metadata_old"))
@@ -73,7 +91,7 @@ async def _lean_indexes(conn: AsyncConnection) -> None:
                         "ALTER TABLE span_metadata_old RENAME CONSTRAINT pk_span_metadata TO pk_old"
                     )
                 )
-            schema.span_metadata.create(sync)
+            sync.execute(text(_V4_METADATA))
             sync.execute(
                 text(
                     "INSERT INTO span_metadata (tenant, trace_id, span_id, key, value) "
@@ -85,11 +103,82 @@ async def _lean_indexes(conn: AsyncConnection) -> None:
     await conn.run_sync(apply)
 
 
+_V4_CONSTRAINTS = {
+    "traces": "pk_traces",
+    "spans": "pk_spans",
+    "llm_calls": "pk_llm_calls",
+    "span_metadata": "pk_span_metadata_kv",
+}
+
+
+async def _trace_numbers(conn: AsyncConnection) -> None:
+    # traces get a number in arrival order (trace_seq); spans, LLM calls and metadata are
+    # keyed by it (see schema.py). Tables of version 4 are renamed, the new ones created
+    # (as schema.py has them: when these tables change again, write this step's DDL out, as
+    # _lean_indexes does) and filled from the old ones, traces in start order.
+    def apply(sync: Connection) -> None:
+        if "trace_seq" in _columns(sync, "traces"):
+            return
+        postgresql = sync.dialect.name == "postgresql"
+        for index in ("ix_traces_start", "ix_spans_prompt_trace", "ix_spans_task_trace"):
+            sync.execute(text(f"DROP INDEX IF EXISTS {index}"))
+        for table, constraint in _V4_CONSTRAINTS.items():
+            sync.execute(text(f"ALTER TABLE {table} RENAME TO {table}_v4"))
+            if postgresql:
+                sync.execute(
+                    text(f"ALTER TABLE {table}_v4 RENAME CONSTRAINT {constraint} TO {table}_v4_pk")
+                )
+        tables = [schema.traces, schema.spans, schema.llm_calls, schema.span_metadata]
+        schema.metadata.create_all(sync, tables=tables)
+        trace_columns = (
+            "tenant, trace_id, start_us, end_us, root_span_id, root_name, service_name, updated_us"
+        )
+        sync.execute(
+            text(
+                f"INSERT INTO traces ({trace_columns}) SELECT {trace_columns} FROM traces_v4"
+                " ORDER BY start_us, trace_id"
+            )
+        )
+        # A span whose trace row is missing (none should be) gets one, from its times.
+        sync.execute(
+            text(
+                f"INSERT INTO traces ({trace_columns}) SELECT s.tenant, s.trace_id,"
+                " min(coalesce(s.start_us, s.end_us, 0)), max(coalesce(s.end_us, s.start_us, 0)),"
+                " NULL, NULL, NULL, max(s.updated_us) FROM spans_v4 s WHERE NOT EXISTS"
+                " (SELECT 1 FROM traces t WHERE t.tenant = s.tenant AND t.trace_id = s.trace_id)"
+                " GROUP BY s.tenant, s.trace_id"
+            )
+        )
+        for table in ("spans", "llm_calls", "span_metadata"):
+            columns = ", ".join(
+                f'"{c.name}"'
+                for c in schema.metadata.tables[table].columns
+                if c.name != "trace_seq"
+            )
+            old = ", ".join(
+                f'o."{c.name}"'
+                for c in schema.metadata.tables[table].columns
+                if c.name != "trace_seq"
+            )
+            sync.execute(
+                text(
+                    f"INSERT INTO {table} (trace_seq, {columns}) SELECT t.trace_seq, {old}"
+                    f" FROM {table}_v4 o JOIN traces t"
+                    " ON t.tenant = o.tenant AND t.trace_id = o.trace_id"
+                )
+            )
+        for table in _V4_CONSTRAINTS:
+            sync.execute(text(f"DROP TABLE {table}_v4"))
+
+    await conn.run_sync(apply)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "telemetry, traces and api keys", _initial),
     Migration(2, "prompt registry", _registry),
     Migration(3, "pending batches of the indexer", _pending_batches),
     Migration(4, "indexes for the trace filters", _lean_indexes),
+    Migration(5, "spans, LLM calls and metadata keyed by trace number", _trace_numbers),
 )
 """Every migration, in order."""
 

@@ -2,7 +2,16 @@
 
 Times are integer microseconds since the Unix epoch (``*_us``): exact, portable between
 SQLite and PostgreSQL, and cheap to compare. JSON documents are stored as text, encoded
-once by the ingest path. Every table is keyed by ``tenant`` first.
+once by the ingest path.
+
+Random ids make random keys: every row keyed by a trace id lands on its own page of its
+index, and a batch of spans dirtied thousands of pages (written to the WAL, then again by
+the checkpoint). So ``traces`` gives each trace a number in arrival order (``trace_seq``),
+looked up by ``(tenant, trace_id)`` once per trace, and ``spans``, ``llm_calls`` and
+``span_metadata`` are keyed by that number (SQLite: ``WITHOUT ROWID``, the key is the
+table): new traces' rows go to the end of those keys, on a few pages. ``events`` keeps
+its ``(tenant, trace_id, ...)`` identity (idempotency, written before the trace has a
+number).
 
 =================  ==========================================================================
 ``events``         every stored ``TelemetryLogRequest`` (raw JSON), unique per
@@ -12,7 +21,8 @@ once by the ingest path. Every table is keyed by ``tenant`` first.
                    resource, scope, links and span events are read from the events,
                    where they are stored once)
 ``llm_calls``      one row per ``llm_call`` event: provider, model, tokens
-``traces``         one row per trace: time range and root span, for listing
+``traces``         one row per trace: its ``trace_seq``, time range and root span, for
+                   listing
 ``span_metadata``  ``user_metadata`` key/value pairs, for ``metadata.<key>=<value>`` filters
 ``pending_batches`` batches whose events are stored but whose spans, LLM calls, traces and
                    metadata are not yet: the indexer's to-do list, replayed after a crash
@@ -114,6 +124,7 @@ events = Table(
 spans = Table(
     "spans",
     metadata,
+    Column("trace_seq", BigInteger, nullable=False),
     Column("tenant", String(64), nullable=False),
     Column("trace_id", String(32), nullable=False),
     Column("span_id", String(16), nullable=False),
@@ -135,29 +146,31 @@ spans = Table(
     Column("session_id", Text, nullable=True),
     Column("user_metadata", Text, nullable=True),
     Column("updated_us", BigInteger, nullable=False),
-    PrimaryKeyConstraint("tenant", "trace_id", "span_id", name="pk_spans"),
+    PrimaryKeyConstraint("trace_seq", "span_id", name="pk_spans"),
     # Partial: most spans have no prompt or task, and pay nothing for these.
     Index(
-        "ix_spans_prompt_trace",
+        "ix_spans_prompt_seq",
         "tenant",
         "prompt_id",
-        "trace_id",
+        "trace_seq",
         sqlite_where=text("prompt_id IS NOT NULL"),
         postgresql_where=text("prompt_id IS NOT NULL"),
     ),
     Index(
-        "ix_spans_task_trace",
+        "ix_spans_task_seq",
         "tenant",
         "task_id",
-        "trace_id",
+        "trace_seq",
         sqlite_where=text("task_id IS NOT NULL"),
         postgresql_where=text("task_id IS NOT NULL"),
     ),
+    sqlite_with_rowid=False,
 )
 
 llm_calls = Table(
     "llm_calls",
     metadata,
+    Column("trace_seq", BigInteger, nullable=False),
     Column("tenant", String(64), nullable=False),
     Column("trace_id", String(32), nullable=False),
     Column("span_id", String(16), nullable=False),
@@ -176,12 +189,14 @@ llm_calls = Table(
     Column("cache_creation_input_tokens", BigInteger, nullable=True),
     Column("tool_call_count", BigInteger, nullable=True),
     Column("content_storage_key", Text, nullable=True),
-    PrimaryKeyConstraint("tenant", "trace_id", "span_id", "sequence_number", name="pk_llm_calls"),
+    PrimaryKeyConstraint("trace_seq", "span_id", "sequence_number", name="pk_llm_calls"),
+    sqlite_with_rowid=False,
 )
 
 traces = Table(
     "traces",
     metadata,
+    Column("trace_seq", _ID, primary_key=True, autoincrement=True),
     Column("tenant", String(64), nullable=False),
     Column("trace_id", String(32), nullable=False),
     Column("start_us", BigInteger, nullable=False),
@@ -190,13 +205,14 @@ traces = Table(
     Column("root_name", Text, nullable=True),
     Column("service_name", Text, nullable=True),
     Column("updated_us", BigInteger, nullable=False),
-    PrimaryKeyConstraint("tenant", "trace_id", name="pk_traces"),
+    UniqueConstraint("tenant", "trace_id", name="uq_traces_trace"),
     Index("ix_traces_start", "tenant", "start_us", "trace_id"),
 )
 
 span_metadata = Table(
     "span_metadata",
     metadata,
+    Column("trace_seq", BigInteger, nullable=False),
     Column("tenant", String(64), nullable=False),
     Column("trace_id", String(32), nullable=False),
     Column("span_id", String(16), nullable=False),
@@ -204,8 +220,9 @@ span_metadata = Table(
     Column("value", String(256), nullable=False),
     # One B-tree, in the order the metadata.<key>=<value> filter reads it.
     PrimaryKeyConstraint(
-        "tenant", "key", "value", "trace_id", "span_id", name="pk_span_metadata_kv"
+        "tenant", "key", "value", "trace_seq", "span_id", name="pk_span_metadata_kv"
     ),
+    sqlite_with_rowid=False,
 )
 
 pending_batches = Table(

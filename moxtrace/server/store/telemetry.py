@@ -79,6 +79,11 @@ class _Rows:
         return changed
 
 
+def _numbered(numbers: Mapping[str, int], rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Derived rows (tenant, trace_id, ...) as stored: their trace's number first."""
+    return [(numbers[row[1]], *row) for row in rows]
+
+
 @dataclass
 class EventsWritten:
     """What ``write_events`` committed: new events, repeats skipped, the pending row."""
@@ -108,7 +113,7 @@ class TelemetryStore:
         sql = SqlBuilder(store.engine.dialect)
         self._postgresql = sql.postgresql
         self._insert_event_arrays = sql.insert_arrays(
-            schema.events, EVENT_COLUMNS, _EVENT_KEY, returning="id"
+            schema.events, EVENT_COLUMNS, _EVENT_KEY, returning=("id",)
         )
         self._insert_events = _Rows(sql, schema.events, EVENT_COLUMNS, _EVENT_KEY)
         self._insert_pending = (
@@ -116,38 +121,47 @@ class TelemetryStore:
             ' "created_us") VALUES (?, ?, ?, ?)'
         )
         spans, traces = schema.spans, schema.traces
+        # Keyed by the trace's number (schema.py): rows are (trace_seq, *row as derived).
         self._upsert_spans = _Rows(
             sql,
             spans,
-            SPAN_COLUMNS,
-            ("tenant", "trace_id", "span_id"),
+            ("trace_seq", *SPAN_COLUMNS),
+            ("trace_seq", "span_id"),
             {
                 **{c: sql.coalesce_new(spans, c) for c in SPAN_FILL_COLUMNS},
                 "updated_us": "excluded.updated_us",
             },
         )
         self._insert_llm = _Rows(
-            sql, schema.llm_calls, LLM_COLUMNS, ("tenant", "trace_id", "span_id", "sequence_number")
+            sql,
+            schema.llm_calls,
+            ("trace_seq", *LLM_COLUMNS),
+            ("trace_seq", "span_id", "sequence_number"),
         )
         self._insert_metadata = _Rows(
             sql,
             schema.span_metadata,
-            METADATA_COLUMNS,
-            ("tenant", "key", "value", "trace_id", "span_id"),
+            ("trace_seq", *METADATA_COLUMNS),
+            ("tenant", "key", "value", "trace_seq", "span_id"),
         )
-        self._upsert_traces = _Rows(
-            sql,
-            traces,
-            TRACE_COLUMNS,
-            ("tenant", "trace_id"),
-            {
-                "start_us": sql.extreme(traces, "start_us", "<"),
-                "end_us": sql.extreme(traces, "end_us", ">"),
-                "root_span_id": sql.keep_old(traces, "root_span_id"),
-                "root_name": sql.keep_old(traces, "root_name"),
-                "service_name": sql.keep_old(traces, "service_name"),
-                "updated_us": "excluded.updated_us",
-            },
+        trace_update = {
+            "start_us": sql.extreme(traces, "start_us", "<"),
+            "end_us": sql.extreme(traces, "end_us", ">"),
+            "root_span_id": sql.keep_old(traces, "root_span_id"),
+            "root_name": sql.keep_old(traces, "root_name"),
+            "service_name": sql.keep_old(traces, "service_name"),
+            "updated_us": "excluded.updated_us",
+        }
+        numbers = ("trace_id", "trace_seq")
+        trace_key = ("tenant", "trace_id")
+        # Every row's trace_id and trace_seq, new or updated: the numbers the other rows use.
+        self._upsert_trace_arrays = sql.insert_arrays(
+            traces, TRACE_COLUMNS, trace_key, numbers, trace_update
+        )
+        self._upsert_traces = (
+            None
+            if sql.postgresql
+            else sql.insert_values(traces, TRACE_COLUMNS, trace_key, trace_update, numbers)
         )
 
     async def write_events(self, batch: EventRows) -> EventsWritten:
@@ -203,10 +217,15 @@ class TelemetryStore:
             )
             return
         async with self._store.write() as conn:
-            await self._upsert_spans.write(conn, derived.spans)
-            await self._insert_llm.write(conn, derived.llm_calls)
-            await self._insert_metadata.write(conn, derived.metadata)
-            await self._upsert_traces.write(conn, derived.traces)
+            numbers: dict[str, int] = {}
+            if derived.traces:
+                columns = tuple(list(c) for c in zip(*derived.traces, strict=True))
+                result = await conn.exec_driver_sql(self._upsert_trace_arrays, columns)
+                returned: list[Any] = list(result)
+                numbers = {row[0]: row[1] for row in returned}
+            await self._upsert_spans.write(conn, _numbered(numbers, derived.spans))
+            await self._insert_llm.write(conn, _numbered(numbers, derived.llm_calls))
+            await self._insert_metadata.write(conn, _numbered(numbers, derived.metadata))
             if pending_id is not None:
                 await conn.execute(
                     delete(schema.pending_batches).where(schema.pending_batches.c.id == pending_id)
@@ -215,10 +234,13 @@ class TelemetryStore:
     def _derived_sqlite(
         self, connection: sqlite3.Connection, derived: Derived, pending_id: int | None
     ) -> None:
-        self._upsert_spans.write_sqlite(connection, derived.spans)
-        self._insert_llm.write_sqlite(connection, derived.llm_calls)
-        self._insert_metadata.write_sqlite(connection, derived.metadata)
-        self._upsert_traces.write_sqlite(connection, derived.traces)
+        assert self._upsert_traces is not None
+        numbers: dict[str, int] = {}
+        for statement, parameters in self._upsert_traces.statements(derived.traces):
+            numbers.update(connection.execute(statement, parameters).fetchall())
+        self._upsert_spans.write_sqlite(connection, _numbered(numbers, derived.spans))
+        self._insert_llm.write_sqlite(connection, _numbered(numbers, derived.llm_calls))
+        self._insert_metadata.write_sqlite(connection, _numbered(numbers, derived.metadata))
         if pending_id is not None:
             connection.execute('DELETE FROM "pending_batches" WHERE "id" = ?', (pending_id,))
 

@@ -95,8 +95,9 @@ class TraceQueries:
         t = schema.traces.c
         s = schema.spans.c
         llm = schema.llm_calls.c
-        same_trace = and_(s.tenant == t.tenant, s.trace_id == t.trace_id)
-        same_trace_llm = and_(llm.tenant == t.tenant, llm.trace_id == t.trace_id)
+        # Spans and LLM calls are keyed by their trace's number (schema.py).
+        same_trace = s.trace_seq == t.trace_seq
+        same_trace_llm = llm.trace_seq == t.trace_seq
 
         def span_count(*conditions: Any) -> Any:
             return (
@@ -136,14 +137,14 @@ class TraceQueries:
             query = query.where(t.service_name == filters.service_name)
         if filters.prompt_id is not None:
             query = query.where(
-                t.trace_id.in_(
-                    select(s.trace_id).where(s.tenant == tenant, s.prompt_id == filters.prompt_id)
+                t.trace_seq.in_(
+                    select(s.trace_seq).where(s.tenant == tenant, s.prompt_id == filters.prompt_id)
                 )
             )
         if filters.task_id is not None:
             query = query.where(
-                t.trace_id.in_(
-                    select(s.trace_id).where(s.tenant == tenant, s.task_id == filters.task_id)
+                t.trace_seq.in_(
+                    select(s.trace_seq).where(s.tenant == tenant, s.task_id == filters.task_id)
                 )
             )
         if filters.status == "error":
@@ -153,8 +154,8 @@ class TraceQueries:
         m = schema.span_metadata.c
         for key, value in filters.metadata:
             query = query.where(
-                t.trace_id.in_(
-                    select(m.trace_id).where(m.tenant == tenant, m.key == key, m.value == value)
+                t.trace_seq.in_(
+                    select(m.trace_seq).where(m.tenant == tenant, m.key == key, m.value == value)
                 )
             )
         if filters.cursor is not None:
@@ -194,7 +195,7 @@ class TraceQueries:
             skeleton = (
                 await conn.execute(
                     select(s.span_id, s.parent_span_id)
-                    .where(s.tenant == tenant, s.trace_id == trace_id)
+                    .where(s.trace_seq == trace.trace_seq)
                     .order_by(func.coalesce(s.start_us, s.end_us), s.span_id)
                 )
             ).all()
@@ -202,7 +203,7 @@ class TraceQueries:
             page = tree.order[offset : offset + limit]
             whole = offset == 0 and len(page) == len(tree.order)
             spans, calls, events, uploaded = await self._page(
-                conn, tenant, trace_id, None if whole else page
+                conn, tenant, trace_id, trace.trace_seq, None if whole else page
             )
 
         def build() -> dict[str, Any]:
@@ -215,7 +216,7 @@ class TraceQueries:
         return await off_loop(len(events) * 512, build)
 
     async def _page(
-        self, conn: Any, tenant: str, trace_id: str, span_ids: list[str] | None
+        self, conn: Any, tenant: str, trace_id: str, trace_seq: int, span_ids: list[str] | None
     ) -> tuple[list[Any], list[Any], list[_StoredEvent], dict[str, Any]]:
         """Span rows, LLM calls, events and uploaded content of ``span_ids`` (None: all)."""
         s, llm, ev, ct = schema.spans.c, schema.llm_calls.c, schema.events.c, schema.contents.c
@@ -225,15 +226,13 @@ class TraceQueries:
 
         spans = (
             await conn.execute(
-                select(schema.spans).where(
-                    s.tenant == tenant, s.trace_id == trace_id, *only(s.span_id)
-                )
+                select(schema.spans).where(s.trace_seq == trace_seq, *only(s.span_id))
             )
         ).all()
         calls = (
             await conn.execute(
                 select(schema.llm_calls)
-                .where(llm.tenant == tenant, llm.trace_id == trace_id, *only(llm.span_id))
+                .where(llm.trace_seq == trace_seq, *only(llm.span_id))
                 .order_by(llm.span_id, llm.sequence_number)
             )
         ).all()
