@@ -9,8 +9,8 @@ copied only when they can be changed in place (lists, dicts, sets, mutable model
 numbers, UUIDs, enums, datetimes and frozen models made only of such values are shared. For
 a typical prompt this is several times cheaper than ``model_copy(deep=True)``.
 
-``CommitCache`` goes one step further. What it holds never changes, so when a value is put it
-compiles a copier for that one value (``compile_copier``): a function whose body rebuilds
+``CommitCache`` goes one step further. What it holds never changes, so on an entry's first
+read it compiles a copier for that one value (``compile_copier``): a function whose body rebuilds
 the value's mutable parts as list, dict and model displays around references to its
 immutable leaves, with no type test or loop left to run. A cached read of a typical prompt
 is then about twice as fast as ``fresh_copy``. Values too large or too deep to unroll
@@ -424,9 +424,9 @@ class CommitCache(Generic[T]):
 
         with self._lock:
             entries[key] = first_read
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            entries.move_to_end(key)
+            while len(entries) > self.max_entries:
+                entries.popitem(last=False)
 
     def clear(self) -> None:
         """Forget everything."""

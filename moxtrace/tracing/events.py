@@ -151,7 +151,7 @@ def llm_event_attributes(
     event: LLMEvent, capture: ContentCapture, max_length: int
 ) -> tuple[dict[str, AttributeValue], bool]:
     """The span attributes recording ``event``, and whether any value was cut to size."""
-    return _call_attributes(
+    return llm_call_attributes(  # positional: no keyword binding on every LLM event
         event.provider,
         event.response,
         capture,
@@ -171,7 +171,6 @@ def llm_call_attributes(
     response: ParsedResponse,
     capture: ContentCapture,
     max_length: int,
-    *,
     request_model: str | None = None,
     request_parameters: Mapping[str, Any] | None = None,
     input_messages: list[dict[str, Any]] | None = None,
@@ -182,36 +181,7 @@ def llm_call_attributes(
 ) -> tuple[dict[str, AttributeValue], bool]:
     """``llm_event_attributes`` from the fields of an ``LLMEvent``, without building one
     (the provider SDK instrumentation maps every call with it)."""
-    return _call_attributes(
-        provider,
-        response,
-        capture,
-        max_length,
-        request_model,
-        request_parameters,
-        input_messages,
-        system_instructions,
-        tool_definitions,
-        error,
-        attributes,
-    )
-
-
-def _call_attributes(
-    provider: Provider,
-    response: ParsedResponse,
-    capture: ContentCapture,
-    max_length: int,
-    request_model: str | None,
-    request_parameters: Mapping[str, Any] | None,
-    input_messages: list[dict[str, Any]] | None,
-    system_instructions: list[dict[str, Any]] | None,
-    tool_definitions: list[dict[str, Any]] | None,
-    error: str | None,
-    attributes: Mapping[str, Any] | None,
-) -> tuple[dict[str, AttributeValue], bool]:
-    # Every LLM call passes here (positional arguments: no keyword binding per call):
-    # plain statements, no tuples of pairs to loop over.
+    # Every LLM call passes here: plain statements, no tuples of pairs to loop over.
     usage = response.usage
     attrs: dict[str, AttributeValue] = {
         OPERATION_NAME: OPERATION_CHAT,
@@ -264,15 +234,13 @@ def _call_attributes(
     truncated = False
     if capture is not ContentCapture.NONE:
         if input_messages:
-            truncated = _put_json(attrs, INPUT_MESSAGES, input_messages, max_length)
+            truncated |= _put_json(attrs, INPUT_MESSAGES, input_messages, max_length)
         if output:
-            truncated = _put_json(attrs, OUTPUT_MESSAGES, output, max_length) or truncated
+            truncated |= _put_json(attrs, OUTPUT_MESSAGES, output, max_length)
         if system_instructions:
-            cut = _put_json(attrs, SYSTEM_INSTRUCTIONS, system_instructions, max_length)
-            truncated = cut or truncated
+            truncated |= _put_json(attrs, SYSTEM_INSTRUCTIONS, system_instructions, max_length)
         if tool_definitions:
-            cut = _put_json(attrs, TOOL_DEFINITIONS, tool_definitions, max_length)
-            truncated = cut or truncated
+            truncated |= _put_json(attrs, TOOL_DEFINITIONS, tool_definitions, max_length)
     if truncated:
         attrs[TRUNCATED] = True
     return attrs, truncated
