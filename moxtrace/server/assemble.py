@@ -230,6 +230,10 @@ class EventRows:
     tenant: str
     received_us: int
     rows: list[tuple[Any, ...]] = field(default_factory=list)
+    """``EVENT_COLUMNS`` (the store puts the trace's number first)."""
+    traces: list[tuple[Any, ...]] = field(default_factory=list)
+    """``TRACE_COLUMNS`` of the batch's traces (sorted), as far as the events tell: the time
+    range of their timestamps (the indexer adds the spans' times and the root)."""
     events: list[TelemetryLogRequest] = field(default_factory=list)
     repeats: int = 0
     """Events dropped because they appeared twice in the batch."""
@@ -438,11 +442,13 @@ def event_rows(tenant: str, batch: Sequence[WireEvent], received_us: int) -> Eve
         else:
             seen[key] = item
     rows, events = out.rows, out.events
+    times: dict[str, list[int]] = {}
     for key in sorted(seen):
         event, raw = seen[key]
         raw_id = raw.get("id")
         # The id as sent when it is already canonical (str(UUID) costs more than the check).
         canonical = type(raw_id) is str and _CANONICAL_UUID.fullmatch(raw_id) is not None
+        ts_us = to_us(event.timestamp)
         rows.append(
             (
                 tenant,
@@ -451,7 +457,7 @@ def event_rows(tenant: str, batch: Sequence[WireEvent], received_us: int) -> Eve
                 key[2],
                 key[3],
                 raw_id if canonical else str(event.id),
-                to_us(event.timestamp),
+                ts_us,
                 event.parent_span_id,
                 event.content_storage_key,
                 dumps(stored_body(raw)),
@@ -459,6 +465,11 @@ def event_rows(tenant: str, batch: Sequence[WireEvent], received_us: int) -> Eve
             )
         )
         events.append(event)
+        _widen(times, key[0], ts_us)
+    out.traces = [
+        (tenant, trace_id, first, last, None, None, None, received_us)
+        for trace_id, (first, last) in times.items()
+    ]
     return out
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from moxtrace.server.store import Store
 from moxtrace.server.store.engine import create_engine
@@ -142,3 +144,102 @@ async def test_version_3_databases_get_the_filter_indexes_and_trace_numbers(url:
         assert store.schema_version == MIGRATIONS[-1].version
     finally:
         await store.close()
+
+
+def version_5_events(postgresql: bool) -> str:
+    """The events table as migrations 1-5 made it (keyed by tenant and trace id)."""
+    key = "BIGSERIAL" if postgresql else "INTEGER"
+    return f"""CREATE TABLE events (
+    id {key} NOT NULL PRIMARY KEY, tenant VARCHAR(64) NOT NULL, trace_id VARCHAR(32) NOT NULL,
+    span_id VARCHAR(16) NOT NULL, event_type VARCHAR(16) NOT NULL,
+    sequence_number BIGINT NOT NULL, event_id VARCHAR(36) NOT NULL, ts_us BIGINT NOT NULL,
+    parent_span_id VARCHAR(16), content_storage_key TEXT, body TEXT NOT NULL,
+    received_us BIGINT NOT NULL,
+    CONSTRAINT uq_events_identity
+        UNIQUE (tenant, trace_id, span_id, event_type, sequence_number))"""
+
+
+NEW_EVENT = text(
+    "INSERT INTO events (trace_seq, tenant, trace_id, span_id, event_type, sequence_number,"
+    " event_id, ts_us, body, received_us)"
+    " VALUES (:seq, 't', :trace, :span, :type, :number, :id, 1, '{}', 1)"
+)
+
+
+def new_event(seq: int, trace: str, span: str, kind: str, number: int, id_: str) -> dict[str, Any]:
+    """Parameters of ``NEW_EVENT``: trace and span ids repeat one hex digit."""
+    return {
+        "seq": seq,
+        "trace": trace * 32,
+        "span": span * 16,
+        "type": kind,
+        "number": number,
+        "id": id_,
+    }
+
+
+async def test_version_5_events_get_their_trace_numbers_and_keep_their_ids(url: str) -> None:
+    engine = create_engine(url)
+    postgresql = url.startswith("postgresql")
+    try:
+        assert await migrate(engine, MIGRATIONS[:5]) == 5
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP TABLE events"))
+            await conn.execute(text(version_5_events(postgresql)))
+            await conn.execute(
+                text(
+                    "INSERT INTO traces (tenant, trace_id, start_us, end_us, updated_us)"
+                    " VALUES ('t', :a, 10, 20, 1)"
+                ),
+                {"a": "a" * 32},
+            )
+            # Two events of an indexed trace, two of one whose batch is still pending.
+            await conn.execute(
+                text(
+                    "INSERT INTO events (id, tenant, trace_id, span_id, event_type,"
+                    " sequence_number, event_id, ts_us, body, received_us) VALUES"
+                    " (3, 't', :a, 'bbbbbbbbbbbbbbbb', 'span_start', 0, 'e3', 10, '{}', 1),"
+                    " (4, 't', :a, 'bbbbbbbbbbbbbbbb', 'span_end', 2, 'e4', 20, '{}', 1),"
+                    " (7, 't', :c, 'dddddddddddddddd', 'span_start', 0, 'e7', 30, '{}', 5),"
+                    " (8, 't', :c, 'dddddddddddddddd', 'span_end', 2, 'e8', 45, '{}', 6)"
+                ),
+                {"a": "a" * 32, "c": "c" * 32},
+            )
+            if postgresql:
+                await conn.execute(text("SELECT setval('events_id_seq', 8)"))
+
+        assert await migrate(engine) == MIGRATIONS[-1].version
+
+        async with engine.begin() as conn:
+            traces = (
+                await conn.execute(
+                    text("SELECT trace_id, trace_seq, start_us, end_us, updated_us FROM traces")
+                )
+            ).all()
+            numbers = {r.trace_id: r.trace_seq for r in traces}
+            events = (
+                await conn.execute(text("SELECT id, trace_seq, event_id FROM events ORDER BY id"))
+            ).all()
+            # New events continue after the old ids; the key is the trace number's.
+            await conn.execute(
+                NEW_EVENT, new_event(numbers["c" * 32], "c", "d", "llm_call", 1, "e9")
+            )
+            new_id = (await conn.execute(text("SELECT max(id) FROM events"))).scalar_one()
+        assert sorted((r.trace_id, r.start_us, r.end_us, r.updated_us) for r in traces) == [
+            ("a" * 32, 10, 20, 1),
+            ("c" * 32, 30, 45, 6),  # made from its events' times
+        ]
+        assert [tuple(r) for r in events] == [
+            (3, numbers["a" * 32], "e3"),
+            (4, numbers["a" * 32], "e4"),
+            (7, numbers["c" * 32], "e7"),
+            (8, numbers["c" * 32], "e8"),
+        ]
+        assert new_id == 9
+        with pytest.raises(IntegrityError):  # the same event again
+            async with engine.begin() as conn:
+                await conn.execute(
+                    NEW_EVENT, new_event(numbers["a" * 32], "a", "b", "span_end", 2, "x")
+                )
+    finally:
+        await engine.dispose()

@@ -5,8 +5,11 @@ whole WAL into the database file and fsyncs it, while the client waits for its 2
 Here automatic checkpoints are off; after a commit that leaves the WAL larger than
 ``threshold`` bytes, a checkpoint starts in the background (``PASSIVE``: it never blocks
 readers or the writer), on its own connection and thread, while the next batch is being
-parsed. If the WAL ever grows past ``limit`` (checkpoints cannot keep up), writers wait for
-the running checkpoint: the WAL, and the disk it takes, stay bounded.
+parsed. A checkpointed WAL is reused from its start and ``journal_size_limit`` cuts the
+file back when that happens, so its size is what waits for the next checkpoint (not the
+largest it ever was, which would start a checkpoint after every commit). If the WAL ever
+grows past ``limit`` (checkpoints cannot keep up), writers wait for the running
+checkpoint: the WAL, and the disk it takes, stay bounded.
 """
 
 from __future__ import annotations

@@ -45,6 +45,10 @@ def create_engine(
     raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
 
 
+WAL_KEEP_BYTES = 4 * 1024 * 1024
+"""SQLite: what a WAL file is cut back to once checkpointed and reused."""
+
+
 def _setup_sqlite(engine: AsyncEngine, synchronous: str) -> None:
     sync_engine = engine.sync_engine
 
@@ -56,6 +60,9 @@ def _setup_sqlite(engine: AsyncEngine, synchronous: str) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cursor.execute("PRAGMA wal_autocheckpoint=0")  # see store/checkpoint.py
+        # A checkpointed WAL is reused from its start; this cuts the file back when that
+        # happens, so its size tells how much is waiting (store/checkpoint.py).
+        cursor.execute(f"PRAGMA journal_size_limit={WAL_KEEP_BYTES}")
         cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.execute("PRAGMA cache_size=-16000")

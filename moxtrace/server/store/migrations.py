@@ -173,12 +173,69 @@ async def _trace_numbers(conn: AsyncConnection) -> None:
     await conn.run_sync(apply)
 
 
+_V5_EVENT_COLUMNS = (
+    "id, tenant, trace_id, span_id, event_type, sequence_number, event_id, ts_us,"
+    " parent_span_id, content_storage_key, body, received_us"
+)
+
+
+async def _events_by_trace_number(conn: AsyncConnection) -> None:
+    # events are keyed by their trace's number too (see schema.py). Version 5's table is
+    # renamed, the new one created (as schema.py has it: when events changes again, write
+    # this step's DDL out) and filled with the same ids (pending_batches names id ranges);
+    # events whose trace has no row yet (a batch not indexed) get one from their times.
+    def apply(sync: Connection) -> None:
+        if "trace_seq" in _columns(sync, "events"):
+            return
+        postgresql = sync.dialect.name == "postgresql"
+        sync.execute(text("ALTER TABLE events RENAME TO events_v5"))
+        if postgresql:
+            sync.execute(
+                text("ALTER TABLE events_v5 RENAME CONSTRAINT events_pkey TO events_v5_pk")
+            )
+            sequence = sync.execute(
+                text("SELECT pg_get_serial_sequence('events_v5', 'id')")
+            ).scalar_one()
+            if sequence:
+                sync.execute(text(f"ALTER SEQUENCE {sequence} RENAME TO events_v5_id_seq"))
+        schema.metadata.create_all(sync, tables=[schema.events])
+        sync.execute(
+            text(
+                "INSERT INTO traces (tenant, trace_id, start_us, end_us, root_span_id,"
+                " root_name, service_name, updated_us) SELECT e.tenant, e.trace_id,"
+                " min(e.ts_us), max(e.ts_us), NULL, NULL, NULL, max(e.received_us)"
+                " FROM events_v5 e WHERE NOT EXISTS (SELECT 1 FROM traces t"
+                " WHERE t.tenant = e.tenant AND t.trace_id = e.trace_id)"
+                " GROUP BY e.tenant, e.trace_id"
+            )
+        )
+        old = ", ".join(f"e.{c.strip()}" for c in _V5_EVENT_COLUMNS.split(","))
+        sync.execute(
+            text(
+                f"INSERT INTO events (trace_seq, {_V5_EVENT_COLUMNS}) SELECT t.trace_seq, {old}"
+                " FROM events_v5 e JOIN traces t"
+                " ON t.tenant = e.tenant AND t.trace_id = e.trace_id ORDER BY e.id"
+            )
+        )
+        if postgresql:
+            sync.execute(
+                text(
+                    "SELECT setval(pg_get_serial_sequence('events', 'id'),"
+                    " coalesce((SELECT max(id) FROM events), 0) + 1, false)"
+                )
+            )
+        sync.execute(text("DROP TABLE events_v5"))
+
+    await conn.run_sync(apply)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "telemetry, traces and api keys", _initial),
     Migration(2, "prompt registry", _registry),
     Migration(3, "pending batches of the indexer", _pending_batches),
     Migration(4, "indexes for the trace filters", _lean_indexes),
     Migration(5, "spans, LLM calls and metadata keyed by trace number", _trace_numbers),
+    Migration(6, "events keyed by trace number", _events_by_trace_number),
 )
 """Every migration, in order."""
 

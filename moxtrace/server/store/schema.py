@@ -9,13 +9,13 @@ index, and a batch of spans dirtied thousands of pages (written to the WAL, then
 the checkpoint). So ``traces`` gives each trace a number in arrival order (``trace_seq``),
 looked up by ``(tenant, trace_id)`` once per trace, and ``spans``, ``llm_calls`` and
 ``span_metadata`` are keyed by that number (SQLite: ``WITHOUT ROWID``, the key is the
-table): new traces' rows go to the end of those keys, on a few pages. ``events`` keeps
-its ``(tenant, trace_id, ...)`` identity (idempotency, written before the trace has a
-number).
+table): new traces' rows go to the end of those keys, on a few pages. A trace gets its
+number when its first events are stored (its row then covers their timestamps; the
+indexer fills in the rest), and the events' identity is keyed by it too.
 
 =================  ==========================================================================
 ``events``         every stored ``TelemetryLogRequest`` (raw JSON), unique per
-                   (tenant, trace_id, span_id, event_type, sequence_number): idempotency
+                   (trace_seq, span_id, event_type, sequence_number): idempotency
 ``spans``          one row per span, assembled from ``span_start`` / ``span_end`` /
                    ``span_error``: the columns to filter and draw trees by (attributes,
                    resource, scope, links and span events are read from the events,
@@ -100,6 +100,7 @@ events = Table(
     "events",
     metadata,
     Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("trace_seq", BigInteger, nullable=False),
     Column("tenant", String(64), nullable=False),
     Column("trace_id", String(32), nullable=False),
     Column("span_id", String(16), nullable=False),
@@ -111,14 +112,7 @@ events = Table(
     Column("content_storage_key", Text, nullable=True),
     Column("body", Text, nullable=False),
     Column("received_us", BigInteger, nullable=False),
-    UniqueConstraint(
-        "tenant",
-        "trace_id",
-        "span_id",
-        "event_type",
-        "sequence_number",
-        name="uq_events_identity",
-    ),
+    UniqueConstraint("trace_seq", "span_id", "event_type", "sequence_number", name="uq_events_key"),
 )
 
 spans = Table(

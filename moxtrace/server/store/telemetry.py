@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["EventsWritten", "PendingBatch", "TelemetryStore"]
 
 _log = logging.getLogger("moxtrace.server")
-_EVENT_KEY = ("tenant", "trace_id", "span_id", "event_type", "sequence_number")
+_EVENT_KEY = ("trace_seq", "span_id", "event_type", "sequence_number")
 
 
 class _Rows:
@@ -112,16 +112,18 @@ class TelemetryStore:
         self._store = store
         sql = SqlBuilder(store.engine.dialect)
         self._postgresql = sql.postgresql
+        # Events, spans, LLM calls and metadata are keyed by the trace's number (schema.py):
+        # their rows are (trace_seq, *row as built).
+        event_columns = ("trace_seq", *EVENT_COLUMNS)
         self._insert_event_arrays = sql.insert_arrays(
-            schema.events, EVENT_COLUMNS, _EVENT_KEY, returning=("id",)
+            schema.events, event_columns, _EVENT_KEY, returning=("id",)
         )
-        self._insert_events = _Rows(sql, schema.events, EVENT_COLUMNS, _EVENT_KEY)
+        self._insert_events = _Rows(sql, schema.events, event_columns, _EVENT_KEY)
         self._insert_pending = (
             'INSERT INTO "pending_batches" ("tenant", "first_event_id", "last_event_id",'
             ' "created_us") VALUES (?, ?, ?, ?)'
         )
         spans, traces = schema.spans, schema.traces
-        # Keyed by the trace's number (schema.py): rows are (trace_seq, *row as derived).
         self._upsert_spans = _Rows(
             sql,
             spans,
@@ -173,7 +175,8 @@ class TelemetryStore:
         insert_events, insert_pending = self._insert_events, self._insert_pending
 
         def write(connection: sqlite3.Connection) -> tuple[int, int | None]:
-            accepted = insert_events.write_sqlite(connection, batch.rows)
+            numbers = self._trace_numbers_sqlite(connection, batch.traces)
+            accepted = insert_events.write_sqlite(connection, _numbered(numbers, batch.rows))
             if not accepted:
                 return 0, None
             # One writer, one transaction: the new rows' rowids are consecutive.
@@ -189,7 +192,9 @@ class TelemetryStore:
     async def _write_events_postgresql(self, batch: EventRows) -> EventsWritten:
         pending = schema.pending_batches
         async with self._store.write() as conn:
-            columns = [list(column) for column in zip(*batch.rows, strict=True)]
+            numbers = await self._trace_numbers_postgresql(conn, batch.traces)
+            rows = _numbered(numbers, batch.rows)
+            columns = [list(column) for column in zip(*rows, strict=True)]
             result = await conn.exec_driver_sql(self._insert_event_arrays, tuple(columns))
             ids = [row[0] for row in result]
             accepted = len(ids)
@@ -217,12 +222,7 @@ class TelemetryStore:
             )
             return
         async with self._store.write() as conn:
-            numbers: dict[str, int] = {}
-            if derived.traces:
-                columns = tuple(list(c) for c in zip(*derived.traces, strict=True))
-                result = await conn.exec_driver_sql(self._upsert_trace_arrays, columns)
-                returned: list[Any] = list(result)
-                numbers = {row[0]: row[1] for row in returned}
+            numbers = await self._trace_numbers_postgresql(conn, derived.traces)
             await self._upsert_spans.write(conn, _numbered(numbers, derived.spans))
             await self._insert_llm.write(conn, _numbered(numbers, derived.llm_calls))
             await self._insert_metadata.write(conn, _numbered(numbers, derived.metadata))
@@ -231,13 +231,31 @@ class TelemetryStore:
                     delete(schema.pending_batches).where(schema.pending_batches.c.id == pending_id)
                 )
 
+    async def _trace_numbers_postgresql(
+        self, conn: AsyncConnection, traces: list[tuple[Any, ...]]
+    ) -> dict[str, int]:
+        """Upsert ``traces`` (``TRACE_COLUMNS``); their numbers by trace id."""
+        if not traces:
+            return {}
+        columns = tuple(list(c) for c in zip(*traces, strict=True))
+        result = await conn.exec_driver_sql(self._upsert_trace_arrays, columns)
+        returned: list[Any] = list(result)
+        return {row[0]: row[1] for row in returned}
+
+    def _trace_numbers_sqlite(
+        self, connection: sqlite3.Connection, traces: list[tuple[Any, ...]]
+    ) -> dict[str, int]:
+        """Upsert ``traces`` (``TRACE_COLUMNS``); their numbers by trace id."""
+        assert self._upsert_traces is not None
+        numbers: dict[str, int] = {}
+        for statement, parameters in self._upsert_traces.statements(traces):
+            numbers.update(connection.execute(statement, parameters).fetchall())
+        return numbers
+
     def _derived_sqlite(
         self, connection: sqlite3.Connection, derived: Derived, pending_id: int | None
     ) -> None:
-        assert self._upsert_traces is not None
-        numbers: dict[str, int] = {}
-        for statement, parameters in self._upsert_traces.statements(derived.traces):
-            numbers.update(connection.execute(statement, parameters).fetchall())
+        numbers = self._trace_numbers_sqlite(connection, derived.traces)
         self._upsert_spans.write_sqlite(connection, _numbered(numbers, derived.spans))
         self._insert_llm.write_sqlite(connection, _numbered(numbers, derived.llm_calls))
         self._insert_metadata.write_sqlite(connection, _numbered(numbers, derived.metadata))

@@ -247,7 +247,7 @@ class TraceQueries:
                     ev.content_storage_key,
                     ev.body,
                 )
-                .where(ev.tenant == tenant, ev.trace_id == trace_id, *only(ev.span_id))
+                .where(ev.trace_seq == trace_seq, *only(ev.span_id))
                 .order_by(ev.span_id, ev.sequence_number, ev.event_type)
             )
         ).all()

@@ -80,6 +80,38 @@ def test_event_rows_drop_repeats_and_sort_by_identity() -> None:
     assert first["ts_us"] == 1_735_689_600_000_000
 
 
+def test_event_rows_give_each_trace_the_range_of_its_event_timestamps() -> None:
+    other = "0af7651916cd43dd8448eb211c80319c"
+    late = end(CHILD) | {"timestamp": "2025-01-01T00:00:05Z"}
+    batch = validate_events([late, start(ROOT, "root"), {**start(CHILD, "c"), "trace_id": other}])
+
+    out = event_rows("acme", batch, received_us=7)
+
+    t0 = 1_735_689_600_000_000
+    assert rows(TRACE_COLUMNS, out.traces) == [
+        {
+            "tenant": "acme",
+            "trace_id": other,
+            "start_us": t0,
+            "end_us": t0,
+            "root_span_id": None,
+            "root_name": None,
+            "service_name": None,
+            "updated_us": 7,
+        },
+        {
+            "tenant": "acme",
+            "trace_id": TRACE,
+            "start_us": t0,
+            "end_us": t0 + 5_000_000,
+            "root_span_id": None,
+            "root_name": None,
+            "service_name": None,
+            "updated_us": 7,
+        },
+    ]
+
+
 def test_the_body_keeps_what_columns_do_not_and_comes_back_whole() -> None:
     raw = start(ROOT, "root") | {"unknown_field": [1, 2], "content": None}
     ((model, _),) = validate_events([raw])
