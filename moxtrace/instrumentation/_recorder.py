@@ -9,8 +9,9 @@ which wrap the same method outside moxtrace), the call is recorded into that spa
 instead: one span per call. The context also marks the call as in flight, which keeps an
 SDK's own call span (Anthropic's) and nested instrumented calls from recording it again.
 
-``LLMCall.finish`` parses the response with the provider's parser
-(``moxtrace.session.providers``) and maps it with ``llm_call_attributes``: the one
+``LLMCall.finish`` reads the response's fields for the span (``read_reply``: straight off
+the SDK object, for the shapes it knows; else the provider's parser,
+``moxtrace.session.providers``) and maps them with ``llm_call_attributes``: the one
 mapping from an LLM call to span attributes (``log_telemetry_event`` uses it too).
 Nothing here raises into the application: a failure to record is logged (rate-limited)
 and the SDK's result is returned as it is.
@@ -35,6 +36,7 @@ from pydantic import BaseModel
 from moxtrace._ratelimit import RateLimitedLogger
 from moxtrace.instrumentation._content import guard_exporters
 from moxtrace.instrumentation._endpoints import Endpoint
+from moxtrace.instrumentation._reply import Reply, read_reply
 from moxtrace.instrumentation._request import EMPTY_CONTENT, Request
 from moxtrace.session.providers import parse_response, stream_accumulator
 from moxtrace.session.stream import StreamAccumulator
@@ -227,7 +229,9 @@ class LLMCall:
                     self.end(None)
                     return result
                 response = result.parse()  # with_raw_response: read already; parse is cached
-            parsed = parse_response(response, self.provider, raw=False)
+            parsed = read_reply(response, self.provider) or parse_response(
+                response, self.provider, raw=False
+            )
         except Exception:
             _logger.debug(
                 "moxtrace: reading the response of %s failed", self.endpoint.qualname, exc_info=True
@@ -274,7 +278,7 @@ class LLMCall:
             parsed = None
         self.end(parsed)
 
-    def end(self, parsed: ParsedResponse | None) -> None:
+    def end(self, parsed: ParsedResponse | Reply | None) -> None:
         """Set the response attributes (if any) and end the span (if it is ours)."""
         if self.done:
             return
@@ -312,7 +316,7 @@ class LLMCall:
                 "moxtrace: recording an error of %s failed", self.endpoint.qualname, exc_info=True
             )
 
-    def attributes(self, parsed: ParsedResponse) -> dict[str, AttributeValue]:
+    def attributes(self, parsed: ParsedResponse | Reply) -> dict[str, AttributeValue]:
         """The span attributes of the call: those of its ``LLMEvent`` (``llm_call_attributes``,
         the mapping ``log_telemetry_event`` uses)."""
         recorder = self.recorder
@@ -338,6 +342,7 @@ class LLMCall:
             input_messages=content.messages,
             system_instructions=content.system,
             tool_definitions=content.tools,
+            output=parsed.output if parsed.__class__ is Reply else None,
         )
         if self.owned:
             # Set when the span started (for samplers): not again.

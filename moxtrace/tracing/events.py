@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol, cast
 
 import orjson
 from opentelemetry.util.types import AttributeValue
@@ -47,7 +47,13 @@ from moxtrace.types.blocks import ReasoningContent, TextContent, ThinkingContent
 from moxtrace.types.content import Provider
 from moxtrace.types.telemetry import LLMEvent, ParsedResponse, StopReason
 
-__all__ = ["llm_call_attributes", "llm_event_attributes", "output_messages"]
+__all__ = [
+    "ResponseFields",
+    "UsageFields",
+    "llm_call_attributes",
+    "llm_event_attributes",
+    "output_messages",
+]
 
 _JSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 
@@ -117,8 +123,54 @@ def fit_json(value: Any, max_length: int) -> tuple[str, bool]:
     return _dumps(_CUT), True
 
 
+class UsageFields(Protocol):
+    """Token counts as ``TokenUsage`` holds them."""
+
+    @property
+    def input_tokens(self) -> int | None: ...
+    @property
+    def output_tokens(self) -> int | None: ...
+    @property
+    def reasoning_tokens(self) -> int | None: ...
+    @property
+    def cache_read_input_tokens(self) -> int | None: ...
+    @property
+    def cache_creation_input_tokens(self) -> int | None: ...
+
+
+class ResponseFields(Protocol):
+    """What ``llm_call_attributes`` reads of a response besides its output: a
+    ``ParsedResponse``, or a lighter object with the same fields (the SDK
+    instrumentation's ``Reply``)."""
+
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def response_id(self) -> str | None: ...
+    @property
+    def stop_reason(self) -> StopReason | None: ...
+    @property
+    def raw_stop_reason(self) -> str | None: ...
+    @property
+    def usage(self) -> UsageFields: ...
+    @property
+    def time_to_first_chunk_ms(self) -> float | None: ...
+
+
 def _output(response: ParsedResponse) -> tuple[list[dict[str, Any]], int]:
     """The response as GenAI ``gen_ai.output.messages``, and its number of tool calls."""
+    parts, tool_calls = _parts(response)
+    return _messages(parts, response.stop_reason), tool_calls
+
+
+def _messages(parts: list[dict[str, Any]], stop_reason: StopReason | None) -> list[dict[str, Any]]:
+    message: dict[str, Any] = {"role": "assistant", "parts": parts}
+    if stop_reason is not None:
+        message["finish_reason"] = stop_reason.value
+    return [message]
+
+
+def _parts(response: ParsedResponse) -> tuple[list[dict[str, Any]], int]:
     parts: list[dict[str, Any]] = []
     tool_calls = 0
     for block in response.content_blocks:
@@ -136,10 +188,7 @@ def _output(response: ParsedResponse) -> tuple[list[dict[str, Any]], int]:
             )
         elif isinstance(block, _REASONING):
             parts.append({"type": "reasoning", "content": block.text})
-    message: dict[str, Any] = {"role": "assistant", "parts": parts}
-    if response.stop_reason is not None:
-        message["finish_reason"] = response.stop_reason.value
-    return [message], tool_calls
+    return parts, tool_calls
 
 
 def output_messages(response: ParsedResponse) -> list[dict[str, Any]]:
@@ -168,7 +217,7 @@ def llm_event_attributes(
 
 def llm_call_attributes(
     provider: Provider,
-    response: ParsedResponse,
+    response: ParsedResponse | ResponseFields,
     capture: ContentCapture,
     max_length: int,
     request_model: str | None = None,
@@ -178,9 +227,15 @@ def llm_call_attributes(
     tool_definitions: list[dict[str, Any]] | None = None,
     error: str | None = None,
     attributes: Mapping[str, Any] | None = None,
+    output: tuple[list[dict[str, Any]], int] | None = None,
 ) -> tuple[dict[str, AttributeValue], bool]:
     """``llm_event_attributes`` from the fields of an ``LLMEvent``, without building one
-    (the provider SDK instrumentation maps every call with it)."""
+    (the provider SDK instrumentation maps every call with it).
+
+    ``output``: the response's output as GenAI parts and its number of tool calls, when
+    the caller read them already (then ``response`` need not be a ``ParsedResponse``);
+    else they come from ``response.content_blocks``.
+    """
     # Every LLM call passes here: plain statements, no tuples of pairs to loop over.
     usage = response.usage
     attrs: dict[str, AttributeValue] = {
@@ -228,15 +283,16 @@ def llm_call_attributes(
         for key, value in attributes.items():
             if value is not None:
                 attrs[key] = to_attribute_value(value)
-    output, tool_calls = _output(response)
-    attrs[TOOL_CALL_COUNT] = tool_calls
+    if output is None:
+        output = _parts(cast(ParsedResponse, response))
+    attrs[TOOL_CALL_COUNT] = output[1]
 
     truncated = False
     if capture is not ContentCapture.NONE:
         if input_messages:
             truncated |= _put_json(attrs, INPUT_MESSAGES, input_messages, max_length)
-        if output:
-            truncated |= _put_json(attrs, OUTPUT_MESSAGES, output, max_length)
+        messages = _messages(output[0], stop_reason)
+        truncated |= _put_json(attrs, OUTPUT_MESSAGES, messages, max_length)
         if system_instructions:
             truncated |= _put_json(attrs, SYSTEM_INSTRUCTIONS, system_instructions, max_length)
         if tool_definitions:

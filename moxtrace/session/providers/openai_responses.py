@@ -34,6 +34,7 @@ __all__ = [
     "build_invocation",
     "parse_response",
     "request_parameters",
+    "stop_reason",
 ]
 
 
@@ -164,12 +165,16 @@ def build_invocation(rendered: RenderedPrompt, settings: RequestSettings) -> dic
 
 
 # -- response ------------------------------------------------------------------------
-def _stop_reason(data: dict[str, Any], has_tool_calls: bool) -> tuple[StopReason | None, str]:
-    status = data.get("status") or "completed"
+def stop_reason(
+    status: str | None, incomplete_reason: str | None, has_tool_calls: bool
+) -> tuple[StopReason | None, str]:
+    """The stop reason of a response with ``status`` (and ``incomplete_details.reason``),
+    and the raw reason recorded beside it."""
+    status = status or "completed"
     if status in ("failed", "cancelled"):
         return StopReason.ERROR, status
     if status == "incomplete":
-        reason = (data.get("incomplete_details") or {}).get("reason") or status
+        reason = incomplete_reason or status
         if reason == "content_filter":
             return StopReason.CONTENT_FILTER, reason
         return StopReason.LENGTH, reason
@@ -214,7 +219,11 @@ def parse_response(response: Any, *, raw: bool = True) -> ParsedResponse:
     usage = data.get("usage") or {}
     input_details = usage.get("input_tokens_details") or {}
     output_details = usage.get("output_tokens_details") or {}
-    stop, raw_stop = _stop_reason(data, any(isinstance(b, ToolCall) for b in blocks))
+    stop, raw_stop = stop_reason(
+        data.get("status"),
+        (data.get("incomplete_details") or {}).get("reason"),
+        any(isinstance(b, ToolCall) for b in blocks),
+    )
     return ParsedResponse(
         provider=Provider.OPENAI_RESPONSES,
         model=data.get("model"),

@@ -1,0 +1,310 @@
+"""What the span of an instrumented call records of the SDK's response, read off its fields.
+
+The provider parsers (``moxtrace.session.providers``) turn a response into a
+``ParsedResponse``: validated content blocks and token usage, for sessions and
+``log_telemetry_event``. The span of an instrumented call needs less, on every call: the
+model and id, the stop reason, the token counts and the output as GenAI parts. ``read_reply``
+reads those straight off the attributes of the object the SDK returned, the way the
+parser reads it (the same fields, defaults and mappings; ``STOP_REASONS``, ``merge_text``
+and ``parse_arguments`` are the parsers' own), for a fraction of the parse, most of which
+was building and validating the pydantic models. Whatever it does not expect (a dict, a
+content list instead of a string, a field of another type than the parser's models take)
+makes it answer None, and the call goes to the parser. Streams go to the parser as well,
+through their accumulators. tests/unit/instrumentation/test_reply.py holds both to the
+same span attributes on each provider's response shapes.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, NamedTuple
+
+from pydantic import BaseModel
+
+from moxtrace.session._wire import as_int, parse_arguments
+from moxtrace.session.providers import anthropic, google, openai_chat, openai_responses
+from moxtrace.types.content import Provider
+from moxtrace.types.telemetry import StopReason
+
+__all__ = ["Reply", "Usage", "read_reply"]
+
+
+class Usage(NamedTuple):
+    """Token counts, as ``TokenUsage`` holds them."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+    cache_creation_input_tokens: int | None = None
+
+
+class Reply(NamedTuple):
+    """The fields of a response ``llm_call_attributes`` maps, and its output as GenAI parts
+    with its number of tool calls."""
+
+    model: str | None
+    response_id: str | None
+    stop_reason: StopReason | None
+    raw_stop_reason: str | None
+    usage: Usage
+    output: tuple[list[dict[str, Any]], int]
+    time_to_first_chunk_ms: float | None = None
+
+
+class _Unread(Exception):
+    """A response this module does not read: the parser does."""
+
+
+def read_reply(response: Any, provider: Provider) -> Reply | None:
+    """The ``Reply`` of an SDK response object, or None to leave it to the parser."""
+    if not isinstance(response, BaseModel):
+        return None
+    reader = _READERS.get(provider)
+    if reader is None:
+        return None
+    try:
+        return reader(response)
+    except Exception:  # _Unread, or a shape the attribute reads did not expect
+        return None
+
+
+def _text(value: Any) -> str | None:
+    """A field the parser's models take as ``str | None``; anything else (a str enum
+    too) is the parser's to judge."""
+    if value is None or value.__class__ is str:
+        return value
+    raise _Unread
+
+
+def _name(value: Any) -> str:
+    """A field the parser reads as ``value or ""`` into a ``str`` field."""
+    return _text(value) or ""
+
+
+def _field(model: Any, name: str, default: Any = None) -> Any:
+    """``model``'s field or pydantic extra ``name``, ``default`` if neither (as the parser's
+    ``Fields`` view reads it; ``getattr`` with a default costs an exception when missing)."""
+    value = model.__dict__.get(name, _Unread)
+    if value is _Unread:
+        extra = model.__pydantic_extra__
+        return extra.get(name, default) if extra else default
+    return value
+
+
+def _count(holder: Any, name: str) -> int | None:
+    return None if holder is None else as_int(_field(holder, name))
+
+
+def _tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+    if isinstance(arguments, BaseModel):
+        raise _Unread
+    return {
+        "type": "tool_call",
+        "id": _name(call_id),
+        "name": _name(name),
+        "arguments": parse_arguments(arguments),
+    }
+
+
+def _text_part(text: Any) -> dict[str, Any]:
+    return {"type": "text", "content": _name(text)}
+
+
+def _reasoning_part(text: Any) -> dict[str, Any]:
+    return {"type": "reasoning", "content": _name(text)}
+
+
+def _openai_chat(response: Any) -> Reply:
+    choices = response.choices
+    choice = choices[0] if choices else None
+    message = choice.message if choice is not None else None
+    parts: list[dict[str, Any]] = []
+    calls = 0
+    if message is not None:
+        reasoning = _field(message, "reasoning_content") or _field(message, "reasoning")
+        if isinstance(reasoning, str) and reasoning:
+            parts.append(_reasoning_part(reasoning))
+        content = message.content
+        if isinstance(content, str):
+            if content:
+                parts.append(_text_part(content))
+        elif content is not None:
+            raise _Unread
+        refusal = message.refusal
+        if refusal:
+            parts.append(_text_part(refusal))
+        for call in message.tool_calls or ():
+            function = _field(call, "function") or _field(call, "custom")
+            if function is None:
+                parts.append(_tool_call(call.id, None, None))
+            else:
+                arguments = _field(function, "arguments", _Unread)
+                if arguments is _Unread:
+                    arguments = _field(function, "input")
+                parts.append(_tool_call(call.id, function.name, arguments))
+            calls += 1
+        legacy = _field(message, "function_call")
+        if legacy:
+            parts.append(_tool_call(None, legacy.name, legacy.arguments))
+            calls += 1
+    usage = response.usage
+    prompt = usage and _field(usage, "prompt_tokens_details")
+    completion = usage and _field(usage, "completion_tokens_details")
+    raw_stop = _text(choice.finish_reason) if choice is not None else None
+    return Reply(
+        _text(response.model),
+        _text(response.id),
+        openai_chat.STOP_REASONS.get(raw_stop) if raw_stop else None,
+        raw_stop,
+        Usage(
+            _count(usage, "prompt_tokens"),
+            _count(usage, "completion_tokens"),
+            _count(completion, "reasoning_tokens"),
+            _count(prompt, "cached_tokens"),
+            _count(prompt, "cache_write_tokens"),
+        ),
+        (parts, calls),
+    )
+
+
+def _openai_responses(response: Any) -> Reply:
+    parts: list[dict[str, Any]] = []
+    calls = 0
+    for item in response.output or ():
+        kind = item.type
+        if kind == "message":
+            for part in item.content or ():
+                if part.type == "output_text":
+                    parts.append(_text_part(part.text))
+                elif part.type == "refusal":
+                    parts.append(_text_part(part.refusal))
+        elif kind in ("function_call", "custom_tool_call"):
+            arguments = item.arguments if kind == "function_call" else item.input
+            parts.append(_tool_call(item.call_id or item.id, item.name, arguments))
+            calls += 1
+        elif kind == "reasoning":
+            _text(item.id)
+            summary = [_name(s.text) for s in item.summary or ()]
+            if any(summary):
+                text = "\n".join(summary)
+            else:
+                text = "".join(_name(c.text) for c in _field(item, "content") or ())
+            parts.append(_reasoning_part(text))
+    details = response.incomplete_details
+    stop, raw_stop = openai_responses.stop_reason(
+        _text(response.status), _text(details.reason) if details else None, calls > 0
+    )
+    usage = response.usage
+    input_details = usage and _field(usage, "input_tokens_details")
+    output_details = usage and _field(usage, "output_tokens_details")
+    return Reply(
+        _text(response.model),
+        _text(response.id),
+        stop,
+        raw_stop,
+        Usage(
+            _count(usage, "input_tokens"),
+            _count(usage, "output_tokens"),
+            _count(output_details, "reasoning_tokens"),
+            _count(input_details, "cached_tokens"),
+            _count(input_details, "cache_write_tokens"),
+        ),
+        (parts, calls),
+    )
+
+
+def _anthropic(response: Any) -> Reply:
+    parts: list[dict[str, Any]] = []
+    calls = 0
+    for item in response.content or ():
+        kind = item.type
+        if kind == "text":
+            parts.append(_text_part(item.text))
+        elif kind in ("tool_use", "server_tool_use"):
+            parts.append(_tool_call(item.id, item.name, item.input))
+            calls += 1
+        elif kind == "thinking":
+            _text(item.signature)
+            parts.append(_reasoning_part(item.thinking))
+        elif kind == "redacted_thinking":
+            _text(item.data)
+            parts.append(_reasoning_part(""))
+    usage = response.usage
+    cache_read = _count(usage, "cache_read_input_tokens")
+    cache_creation = _count(usage, "cache_creation_input_tokens")
+    input_tokens = _count(usage, "input_tokens")
+    if input_tokens is not None:  # all input, cached or not, as the parser counts it
+        input_tokens += (cache_read or 0) + (cache_creation or 0)
+    raw_stop = _text(response.stop_reason)
+    return Reply(
+        _text(response.model),
+        _text(response.id),
+        anthropic.STOP_REASONS.get(raw_stop) if raw_stop else None,
+        raw_stop,
+        Usage(
+            input_tokens,
+            _count(usage, "output_tokens"),
+            _count(usage and _field(usage, "output_tokens_details"), "thinking_tokens"),
+            cache_read,
+            cache_creation,
+        ),
+        (parts, calls),
+    )
+
+
+def _google(response: Any) -> Reply:
+    candidates = response.candidates
+    candidate = candidates[0] if candidates else None
+    content = candidate.content if candidate is not None else None
+    parts: list[dict[str, Any]] = []
+    calls = 0
+    last: str | None = None
+    for part in (content.parts if content is not None else None) or ():
+        call = part.function_call
+        text = part.text
+        if call:
+            parts.append(_tool_call(call.id or f"call_{calls}", call.name, call.args))
+            calls += 1
+            last = None
+        elif isinstance(text, str):
+            kind = "reasoning" if part.thought else "text"
+            if kind == last:  # adjacent text (or thought) parts are one, as merge_text joins them
+                parts[-1]["content"] += text
+            else:
+                parts.append({"type": kind, "content": _name(text)})
+            last = kind
+    raw = candidate.finish_reason if candidate is not None else None
+    if isinstance(raw, Enum):
+        raw = raw.value
+    stop = google.STOP_REASONS.get(str(raw)) if raw else None
+    if stop is StopReason.STOP and calls:
+        stop = StopReason.TOOL_CALL
+    usage = response.usage_metadata
+    candidates_tokens = _count(usage, "candidates_token_count")
+    thoughts = _count(usage, "thoughts_token_count")
+    output = None
+    if candidates_tokens is not None or thoughts is not None:
+        output = (candidates_tokens or 0) + (thoughts or 0)
+    return Reply(
+        _text(response.model_version),
+        _text(response.response_id),
+        stop,
+        str(raw) if raw else None,
+        Usage(
+            _count(usage, "prompt_token_count"),
+            output,
+            thoughts,
+            _count(usage, "cached_content_token_count"),
+        ),
+        (parts, calls),
+    )
+
+
+_READERS = {
+    Provider.OPENAI_CHAT: _openai_chat,
+    Provider.OPENAI_RESPONSES: _openai_responses,
+    Provider.ANTHROPIC: _anthropic,
+    Provider.GOOGLE_GEMINI: _google,
+    Provider.GOOGLE_VERTEX: _google,
+}
