@@ -34,13 +34,13 @@ _SYSTEM_ROLES = ("system", "developer")
 def _parameters(kwargs: Mapping[str, Any], *max_tokens: str) -> dict[str, Any]:
     parameters: dict[str, Any] = {}
     for name in max_tokens:
-        value = number(kwargs.get(name))
-        if value is not None:
+        value = kwargs.get(name)
+        if value is not None and number(value) is not None:
             parameters["max_tokens"] = value
             break
     for name in ("temperature", "top_p"):
-        value = number(kwargs.get(name))
-        if value is not None:
+        value = kwargs.get(name)
+        if value is not None and number(value) is not None:
             parameters[name] = value
     return parameters
 

@@ -60,13 +60,19 @@ def read_reply(response: Any, provider: Provider) -> Reply | None:
     """The ``Reply`` of an SDK response object, or None to leave it to the parser."""
     if not isinstance(response, BaseModel):
         return None
-    reader = _READERS.get(provider)
-    if reader is None:
-        return None
     try:
-        return reader(response)
+        # Compared by identity: an enum's hash is a Python call.
+        if provider is Provider.OPENAI_CHAT:
+            return _openai_chat(response)
+        if provider is Provider.ANTHROPIC:
+            return _anthropic(response)
+        if provider is Provider.OPENAI_RESPONSES:
+            return _openai_responses(response)
+        if provider is Provider.GOOGLE_GEMINI or provider is Provider.GOOGLE_VERTEX:
+            return _google(response)
     except Exception:  # _Unread, or a shape the attribute reads did not expect
-        return None
+        pass
+    return None
 
 
 def _text(value: Any) -> str | None:
@@ -93,7 +99,12 @@ def _field(model: Any, name: str, default: Any = None) -> Any:
 
 
 def _count(holder: Any, name: str) -> int | None:
-    return None if holder is None else as_int(_field(holder, name))
+    if holder is None:
+        return None
+    value = holder.__dict__.get(name)
+    if value.__class__ is int:
+        return value
+    return as_int(_field(holder, name))
 
 
 def _tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
@@ -299,12 +310,3 @@ def _google(response: Any) -> Reply:
         ),
         (parts, calls),
     )
-
-
-_READERS = {
-    Provider.OPENAI_CHAT: _openai_chat,
-    Provider.OPENAI_RESPONSES: _openai_responses,
-    Provider.ANTHROPIC: _anthropic,
-    Provider.GOOGLE_GEMINI: _google,
-    Provider.GOOGLE_VERTEX: _google,
-}

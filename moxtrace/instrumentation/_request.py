@@ -56,11 +56,18 @@ class Content(NamedTuple):
 EMPTY_CONTENT = Content([], [], [])
 
 
+# Tuples, not ``int | float`` unions: isinstance against a union costs several times more,
+# and these checks run on every argument of every instrumented call.
+_PLAIN = (Mapping, str, int, float, bool)
+_NUMBERS = (int, float)
+_SEQUENCES = (list, tuple)
+
+
 def plain(value: Any) -> Any:
     """``value`` as plain data: SDK objects (pydantic models) are dumped, the rest kept."""
     if type(value) is dict or value is None:  # the common case, without an ABC check
         return value
-    if isinstance(value, Mapping | str | int | float | bool):
+    if isinstance(value, _PLAIN):
         return value
     dump = getattr(value, "model_dump", None)
     if callable(dump):
@@ -73,12 +80,12 @@ def plain(value: Any) -> Any:
 
 def sequence(value: Any) -> Sequence[Any]:
     """``value`` if it is a list or tuple (safe to read twice), else empty."""
-    return value if isinstance(value, list | tuple) else ()
+    return value if isinstance(value, _SEQUENCES) else ()
 
 
 def number(value: Any) -> int | float | None:
     """``value`` if it is a number (not a bool, not an SDK "not given" sentinel)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    if isinstance(value, _NUMBERS) and value.__class__ is not bool:
         return value
     return None
 
