@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,26 +32,37 @@ def stored(server: MoxtraceServer) -> dict[str, int]:
     return counts
 
 
+StartCollector = Callable[..., CollectorProcess]
+
+
 @pytest.fixture
-def collectors() -> Any:
+def start_collector(kafka_broker: str, tmp_path: Path) -> Iterator[StartCollector]:
+    """Starts a ``moxtrace collector`` on a topic of the broker (a consumer group of its
+    own), with ``CollectorProcess``'s other options; stopped after the test."""
     started: list[CollectorProcess] = []
-    yield started
+
+    def start(topic: str, sinks: list[str], **options: Any) -> CollectorProcess:
+        collector = CollectorProcess(
+            tmp_path / f"c{len(started) + 1}",
+            kafka=f"kafka://{kafka_broker}/{topic}",
+            sinks=sinks,
+            group=f"g-{uuid.uuid4().hex[:8]}",
+            **options,
+        ).start()
+        started.append(collector)
+        return collector
+
+    yield start
     for collector in started:
         collector.stop()
 
 
 def test_spans_go_from_serve_through_kafka_and_a_collector_into_the_store(
-    kafka_broker: str, moxtrace_server_factory: Any, tmp_path: Path, collectors: list[Any]
+    kafka_broker: str, moxtrace_server_factory: Any, start_collector: StartCollector
 ) -> None:
     topic = create_topics(kafka_broker, 2)
     server = moxtrace_server_factory("sqlite", queue=f"kafka://{kafka_broker}/{topic}")
-    collector = CollectorProcess(
-        tmp_path / "c1",
-        kafka=f"kafka://{kafka_broker}/{topic}",
-        sinks=[f"store:{sqlite_url(server)}"],
-        group=f"g-{uuid.uuid4().hex[:8]}",
-    ).start()
-    collectors.append(collector)
+    collector = start_collector(topic, [f"store:{sqlite_url(server)}"])
     spans = make_spans(300)
     exporter = MoxnSpanExporter(api_key=server.api_key, base_url=server.base_url)
     try:
@@ -93,17 +105,11 @@ def test_serve_answers_503_with_retry_after_when_kafka_is_unreachable(
 
 
 def test_a_corrupt_record_goes_to_the_dead_letter_topic_with_its_reason(
-    kafka_broker: str, moxtrace_server_factory: Any, tmp_path: Path, collectors: list[Any]
+    kafka_broker: str, moxtrace_server_factory: Any, start_collector: StartCollector
 ) -> None:
     topic = create_topics(kafka_broker, 1)
     server = moxtrace_server_factory("sqlite")
-    collector = CollectorProcess(
-        tmp_path / "c1",
-        kafka=f"kafka://{kafka_broker}/{topic}",
-        sinks=[f"store:{sqlite_url(server)}"],
-        group=f"g-{uuid.uuid4().hex[:8]}",
-    ).start()
-    collectors.append(collector)
+    collector = start_collector(topic, [f"store:{sqlite_url(server)}"])
     good = encode_spans(make_spans(5)).SerializeToString()
     produce(
         kafka_broker,
@@ -131,7 +137,7 @@ def test_a_corrupt_record_goes_to_the_dead_letter_topic_with_its_reason(
 
 
 def test_otlp_records_written_by_a_plain_otel_sdk_are_consumed_and_stored(
-    kafka_broker: str, moxtrace_server_factory: Any, tmp_path: Path, collectors: list[Any]
+    kafka_broker: str, moxtrace_server_factory: Any, start_collector: StartCollector
 ) -> None:
     """What an OpenTelemetry Collector's Kafka exporter writes (otlp_proto): the SDK's own
     protobuf encoding of an ExportTraceServiceRequest, no headers."""
@@ -143,14 +149,7 @@ def test_otlp_records_written_by_a_plain_otel_sdk_are_consumed_and_stored(
 
     topic = create_topics(kafka_broker, 2)
     server = moxtrace_server_factory("sqlite")
-    collectors.append(
-        CollectorProcess(
-            tmp_path / "c1",
-            kafka=f"kafka://{kafka_broker}/{topic}",
-            sinks=[f"store:{sqlite_url(server)}"],
-            group=f"g-{uuid.uuid4().hex[:8]}",
-        ).start()
-    )
+    start_collector(topic, [f"store:{sqlite_url(server)}"])
     memory = InMemorySpanExporter()
     provider = TracerProvider(resource=Resource({"service.name": "plain-otel-app"}))
     provider.add_span_processor(SimpleSpanProcessor(memory))
@@ -194,20 +193,15 @@ def moxn_record(events: list[dict[str, Any]]) -> tuple[bytes, bytes, list[tuple[
 
 
 def test_a_span_split_over_records_is_stored_whole_and_a_span_without_end_partial(
-    kafka_broker: str, moxtrace_server_factory: Any, tmp_path: Path, collectors: list[Any]
+    kafka_broker: str, moxtrace_server_factory: Any, start_collector: StartCollector
 ) -> None:
     from moxtrace.exporters.events import span_to_wire
 
     topic = create_topics(kafka_broker, 1)
     server = moxtrace_server_factory("sqlite")
-    collector = CollectorProcess(
-        tmp_path / "c1",
-        kafka=f"kafka://{kafka_broker}/{topic}",
-        sinks=[f"store:{sqlite_url(server)}"],
-        group=f"g-{uuid.uuid4().hex[:8]}",
-        options={"reassembly_timeout": 1},
-    ).start()
-    collectors.append(collector)
+    collector = start_collector(
+        topic, [f"store:{sqlite_url(server)}"], options={"reassembly_timeout": 1}
+    )
     whole, unfinished = make_spans(3, spans_per_trace=3)[1:]
     start, llm, end = span_to_wire(whole)
     produce(
@@ -243,19 +237,14 @@ def test_a_span_split_over_records_is_stored_whole_and_a_span_without_end_partia
 
 
 def test_the_moxn_sink_delivers_to_a_moxn_api(
-    kafka_broker: str, moxtrace_server_factory: Any, tmp_path: Path, collectors: list[Any]
+    kafka_broker: str, moxtrace_server_factory: Any, start_collector: StartCollector
 ) -> None:
     """``moxn:URL``: MoxnSpanExporter to the Moxn API (here another moxtrace serve)."""
     topic = create_topics(kafka_broker, 1)
     upstream = moxtrace_server_factory("sqlite")
-    collector = CollectorProcess(
-        tmp_path / "c1",
-        kafka=f"kafka://{kafka_broker}/{topic}",
-        sinks=[f"moxn:{upstream.base_url}"],
-        group=f"g-{uuid.uuid4().hex[:8]}",
-        env={"MOXN_API_KEY": upstream.api_key},
-    ).start()
-    collectors.append(collector)
+    collector = start_collector(
+        topic, [f"moxn:{upstream.base_url}"], env={"MOXN_API_KEY": upstream.api_key}
+    )
     produce(kafka_broker, topic, [(None, encode_spans(make_spans(10)).SerializeToString(), [])])
     counts = poll(
         lambda: (c := stored(upstream))["spans"] == 10 and c, timeout=30, what="10 spans upstream"
@@ -265,7 +254,7 @@ def test_the_moxn_sink_delivers_to_a_moxn_api(
 
 
 def test_every_ingest_route_of_serve_queue_reaches_the_store_through_plugins(
-    kafka_broker: str, moxtrace_server_factory: Any, tmp_path: Path, collectors: list[Any]
+    kafka_broker: str, moxtrace_server_factory: Any, tmp_path: Path, start_collector: StartCollector
 ) -> None:
     """OTLP/HTTP, one event, and an event whose content is uploaded through a signed URL:
     the redact plugin rewrites the spans, and the uploaded content's key survives it."""
@@ -277,15 +266,7 @@ def test_every_ingest_route_of_serve_queue_reaches_the_store_through_plugins(
     server = moxtrace_server_factory("sqlite", queue=f"kafka://{kafka_broker}/{topic}")
     config = tmp_path / "plugins.yaml"
     config.write_text("plugins:\n  - redact\n")
-    collectors.append(
-        CollectorProcess(
-            tmp_path / "c1",
-            kafka=f"kafka://{kafka_broker}/{topic}",
-            sinks=[f"store:{sqlite_url(server)}"],
-            group=f"g-{uuid.uuid4().hex[:8]}",
-            config=config,
-        ).start()
-    )
+    start_collector(topic, [f"store:{sqlite_url(server)}"], config=config)
     otlp_spans = make_spans(4, attributes={"user.email": "ada@example.com"})
     exporter = OTLPSpanExporter(
         endpoint=f"{server.base_url}/v1/traces", headers={"x-api-key": server.api_key}
