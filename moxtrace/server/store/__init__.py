@@ -52,16 +52,21 @@ def _make_parent(path: str) -> None:
 class Store:
     """The database behind the server."""
 
-    def __init__(self, engine: AsyncEngine, url: str) -> None:
+    def __init__(self, engine: AsyncEngine, url: str, writer: AsyncEngine | None = None) -> None:
         self.engine = engine
         self.url = url
         self.dialect = engine.dialect.name
-        # SQLite has one writer at a time; queue writers here rather than in busy-waits.
+        # SQLite has one writer at a time: writes queue here rather than in busy-waits, on a
+        # connection of their own (``writer``: one connection, so its page cache stays warm;
+        # another connection's write would make SQLite drop it).
         self._write_lock = asyncio.Lock() if self.dialect == "sqlite" else None
+        self._writer = writer or engine
         self._checkpointer: WalCheckpointer | None = None
         database = engine.url.database
-        if self.dialect == "sqlite" and database and database != ":memory:":
-            self._checkpointer = WalCheckpointer(engine, os.path.expanduser(database))
+        if self._write_lock is not None and database and database != ":memory:":
+            self._checkpointer = WalCheckpointer(
+                self._writer, os.path.expanduser(database), self._write_lock
+            )
         self.telemetry = TelemetryStore(self)
         self.traces = TraceQueries(self)
         self.keys = KeyStore(self)
@@ -76,11 +81,14 @@ class Store:
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             await asyncio.to_thread(_make_parent, parsed.database)
         engine = create_engine(url, sqlite_synchronous=sqlite_synchronous, pool_size=pool_size)
-        store = cls(engine, url)
+        writer = None
+        if engine.dialect.name == "sqlite":
+            writer = create_engine(url, sqlite_synchronous=sqlite_synchronous, pool_size=1)
+        store = cls(engine, url, writer)
         try:
-            store.schema_version = await migrate(engine)
+            store.schema_version = await migrate(store._writer)
         except BaseException:
-            await engine.dispose()
+            await store._dispose()
             raise
         return store
 
@@ -97,9 +105,7 @@ class Store:
                 yield conn
             return
         checkpointer = self._checkpointer
-        if checkpointer is not None:
-            await checkpointer.before_write()
-        async with self._write_lock, self.engine.connect() as conn:
+        async with self._write_lock, self._writer.connect() as conn:
             await conn.execution_options(sqlite_begin="IMMEDIATE")
             async with conn.begin():
                 yield conn
@@ -126,10 +132,8 @@ class Store:
             return result
 
         checkpointer = self._checkpointer
-        if checkpointer is not None:
-            await checkpointer.before_write()
         assert self._write_lock is not None, "write_sqlite is for SQLite"
-        async with self._write_lock, self.engine.connect() as conn:
+        async with self._write_lock, self._writer.connect() as conn:
             raw = await conn.get_raw_connection()
             # aiosqlite runs every call on the connection's own thread; this queues one.
             driver: Any = raw.driver_connection
@@ -179,4 +183,11 @@ class Store:
             if self._checkpointer is not None:
                 await self._checkpointer.close()
         finally:
+            await self._dispose()
+
+    async def _dispose(self) -> None:
+        try:
             await self.engine.dispose()
+        finally:
+            if self._writer is not self.engine:
+                await self._writer.dispose()

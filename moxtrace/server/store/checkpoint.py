@@ -3,13 +3,17 @@
 With SQLite's automatic checkpoints, the commit that crosses the threshold copies the
 whole WAL into the database file and fsyncs it, while the client waits for its 2xx.
 Here automatic checkpoints are off; after a commit that leaves the WAL larger than
-``threshold`` bytes, a checkpoint starts in the background (``PASSIVE``: it never blocks
-readers or the writer), on its own connection and thread, while the next batch is being
-parsed. A checkpointed WAL is reused from its start and ``journal_size_limit`` cuts the
-file back when that happens, so its size is what waits for the next checkpoint (not the
-largest it ever was, which would start a checkpoint after every commit). If the WAL ever
-grows past ``limit`` (checkpoints cannot keep up), writers wait for the running
-checkpoint: the WAL, and the disk it takes, stay bounded.
+``threshold`` bytes, a checkpoint is queued behind it: it runs between two write
+transactions (it takes the store's write lock, on the writer's own connection), never
+blocks readers, and its commit's client already has its 2xx.
+
+Between two writes a ``PASSIVE`` checkpoint copies every frame, so the next write starts
+the WAL again from its beginning (``journal_size_limit`` cuts the file back): the WAL
+stays about ``threshold`` in size, and each cycle copies a page once however often it was
+rewritten. (A checkpoint running beside the writer never catches up with it: the WAL is
+never reset, keeps growing, and every commit starts another checkpoint that copies the
+pages rewritten since the last: measured at 129 checkpoints per 150 batches against 14,
+and a quarter more CPU per batch.)
 """
 
 from __future__ import annotations
@@ -33,14 +37,14 @@ class WalCheckpointer:
         self,
         engine: AsyncEngine,
         database_path: str,
+        write_lock: asyncio.Lock,
         *,
         threshold: int = 32 * 1024 * 1024,
-        limit: int = 256 * 1024 * 1024,
     ) -> None:
         self._engine = engine
         self._wal = database_path + "-wal"
+        self._lock = write_lock
         self._threshold = threshold
-        self._limit = limit
         self._task: asyncio.Task[None] | None = None
         self.checkpoints = 0
         """Checkpoints run so far."""
@@ -52,19 +56,13 @@ class WalCheckpointer:
             return 0
 
     def after_commit(self) -> None:
-        """Start a background checkpoint if the WAL is over the threshold."""
+        """Queue a checkpoint behind the commit if the WAL is over the threshold."""
         if self._task is None and self._wal_size() > self._threshold:
             self._task = asyncio.get_running_loop().create_task(self._checkpoint("PASSIVE"))
 
-    async def before_write(self) -> None:
-        """Wait for the running checkpoint when the WAL is over the hard limit."""
-        task = self._task
-        if task is not None and self._wal_size() > self._limit:
-            await asyncio.shield(task)
-
     async def _checkpoint(self, mode: str) -> None:
         try:
-            async with self._engine.connect() as conn:
+            async with self._lock, self._engine.connect() as conn:
                 await conn.exec_driver_sql(f"PRAGMA wal_checkpoint({mode})")
             self.checkpoints += 1
         except Exception as exc:  # the next commit tries again
