@@ -6,6 +6,8 @@ the JSON object it came from) into ``events`` rows, dropping repeats inside the 
 from the same events: spans (``span_start`` + ``span_end`` / ``span_error``), LLM calls,
 traces, metadata pairs, and (when someone listens) the live-tail summaries. Every derived
 row is an idempotent upsert, so deriving a repeated event again changes nothing.
+``batch_rows`` does both for the ingest path: the events' transaction stores the batch's
+trace rows whole (times and root), so the indexer's has no trace to write again.
 
 Rows are tuples in the order of the ``*_COLUMNS`` constants: the store hands them to the
 driver as they are.
@@ -35,6 +37,7 @@ __all__ = [
     "EventKey",
     "EventRows",
     "WireEvent",
+    "batch_rows",
     "derive",
     "dumps",
     "event_rows",
@@ -232,11 +235,14 @@ class EventRows:
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     """``EVENT_COLUMNS`` (the store puts the trace's number first)."""
     traces: list[tuple[Any, ...]] = field(default_factory=list)
-    """``TRACE_COLUMNS`` of the batch's traces (sorted), as far as the events tell: the time
-    range of their timestamps (the indexer adds the spans' times and the root)."""
+    """``TRACE_COLUMNS`` of the batch's traces (sorted): the store gives each its number
+    in the events' transaction. From ``event_rows``, as far as the events' timestamps tell;
+    from ``batch_rows``, whole (``Derived.traces``: the spans' times and the root too)."""
     events: list[TelemetryLogRequest] = field(default_factory=list)
     repeats: int = 0
     """Events dropped because they appeared twice in the batch."""
+    times: dict[str, list[int]] = field(default_factory=dict, repr=False)
+    """The first and last event timestamp of each trace (what ``traces`` says)."""
 
 
 @dataclass
@@ -470,7 +476,19 @@ def event_rows(tenant: str, batch: Sequence[WireEvent], received_us: int) -> Eve
         (tenant, trace_id, first, last, None, None, None, received_us)
         for trace_id, (first, last) in times.items()
     ]
+    out.times = times
     return out
+
+
+def batch_rows(
+    tenant: str, batch: Sequence[WireEvent], received_us: int, *, tail: bool = False
+) -> tuple[EventRows, Derived]:
+    """``event_rows`` and ``derive`` of one batch, the events' rows carrying the whole
+    trace rows (``Derived.traces``, which cover the events' timestamps too)."""
+    rows = event_rows(tenant, batch, received_us)
+    derived = derive(tenant, rows.events, received_us, tail=tail, times=rows.times)
+    rows.traces = derived.traces
+    return rows, derived
 
 
 def restore_event(
@@ -505,11 +523,17 @@ def derive(
     received_us: int,
     *,
     tail: bool = False,
+    times: dict[str, list[int]] | None = None,
 ) -> Derived:
-    """The spans, LLM calls, traces and metadata rows of ``events`` (in key order)."""
+    """The spans, LLM calls, traces and metadata rows of ``events`` (in key order).
+
+    ``times``: each trace's time range so far (``EventRows.times``), which the trace rows
+    then cover too (it is widened in place).
+    """
     out = Derived()
     spans: dict[tuple[str, str], _Span] = {}
-    times: dict[str, list[int]] = {}
+    if times is None:
+        times = {}
     for event in events:
         trace_id = event.trace_id
         span_key = (trace_id, event.span_id)

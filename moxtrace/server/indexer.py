@@ -1,9 +1,9 @@
-"""The indexer: derives spans, LLM calls, traces and metadata from committed events.
+"""The indexer: writes the spans, LLM calls and metadata derived from committed events.
 
-An ingest request is acknowledged once its events are committed (with a
-``pending_batches`` row naming them). The derived rows are built and written here,
-behind the acknowledgement, one batch at a time in commit order, while the client
-prepares its next batch. Queries first wait (with a deadline) until every batch
+An ingest request is acknowledged once its events and its traces' rows are committed
+(with a ``pending_batches`` row naming the events). The rest of what ingest derived from
+them is written here, behind the acknowledgement, one batch at a time in commit order,
+while the client prepares its next batch. Queries first wait (with a deadline) until every batch
 acknowledged before them is indexed, so a client reads what it wrote.
 
 After a crash, the pending rows left behind are replayed from the stored events on the
@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from moxtrace.server.assemble import Derived, derive
@@ -34,12 +35,22 @@ __all__ = ["Indexer"]
 _log = logging.getLogger("moxtrace.server")
 
 
+def _derive(
+    tenant: str, events: Sequence[TelemetryLogRequest], received_us: int, tail: bool
+) -> Derived:
+    with gc_paused():
+        return derive(tenant, events, received_us, tail=tail)
+
+
 @dataclass
 class _Job:
     tenant: str
-    events: Sequence[TelemetryLogRequest]
-    received_us: int
+    derived: Derived
+    numbers: Mapping[str, int] | None
+    """The traces' numbers (None: a replay, whose trace rows are written again)."""
     pending_id: int | None
+    size: int
+    """The batch's events (the queue's bound)."""
 
 
 class Indexer:
@@ -79,25 +90,30 @@ class Indexer:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
+    def tails(self, tenant: str) -> bool:
+        """Whether anyone follows ``tenant``'s live tail (derive its summaries, then)."""
+        return self._broadcaster.has_subscribers(tenant)
+
     async def submit(
         self,
         tenant: str,
-        events: Sequence[TelemetryLogRequest],
-        received_us: int,
+        derived: Derived,
+        numbers: Mapping[str, int],
         pending_id: int | None,
+        size: int,
     ) -> None:
-        """Queue a committed batch (waits while the queue is full)."""
+        """Queue what was derived from a committed batch of ``size`` events, with its
+        traces' ``numbers`` (``EventsWritten``); waits while the queue is full."""
         if pending_id is not None:
             self._in_flight.add(pending_id)
         self._submitted += 1
-        size = len(events)
         async with self._room:
             # Bounded in events too (memory): a batch waits unless the queue is empty.
             await self._room.wait_for(
                 lambda: self._queued_events == 0 or self._queued_events + size <= self._max_events
             )
             self._queued_events += size
-        await self._queue.put(_Job(tenant, events, received_us, pending_id))
+        await self._queue.put(_Job(tenant, derived, numbers, pending_id, size))
 
     async def caught_up(self, timeout: float = 10.0) -> bool:
         """Wait until what a previous run left pending and every batch submitted so far are
@@ -128,33 +144,21 @@ class Indexer:
             self._progress.notify_all()
 
     async def _index(self, job: _Job) -> bool:
-        tail = self._broadcaster.has_subscribers(job.tenant)
-
-        def build() -> Derived:
-            with gc_paused():
-                return derive(job.tenant, job.events, job.received_us, tail=tail)
-
-        try:
-            derived = await off_loop(len(job.events) * 256, build)
-        except Exception:
-            self.failed += 1
-            _log.exception("deriving rows from a batch failed; it stays pending")
-            return False
         for attempt in range(self._retries + 1):
             try:
-                await self._store.telemetry.write_derived(derived, job.pending_id)
+                await self._store.telemetry.write_derived(job.derived, job.pending_id, job.numbers)
                 break
             except Exception as exc:
                 if attempt == self._retries:
                     self.failed += 1
                     _log.error(
                         "indexing a batch of %d events failed (%s); the sweep retries it",
-                        len(job.events),
+                        job.size,
                         exc,
                     )
                     return False
                 await asyncio.sleep(0.1 * 2**attempt)
-        for message in derived.tail:
+        for message in job.derived.tail:
             self._broadcaster.publish(job.tenant, "spans", message)
         return True
 
@@ -163,7 +167,16 @@ class Indexer:
             if batch.id in self._in_flight:
                 continue
             events = await self._store.telemetry.pending_events(batch)
-            await self._index(_Job(batch.tenant, events, batch.created_us, batch.id))
+            build = functools.partial(
+                _derive, batch.tenant, events, batch.created_us, self.tails(batch.tenant)
+            )
+            try:
+                derived = await off_loop(len(events) * 256, build)
+            except Exception:
+                self.failed += 1
+                _log.exception("deriving rows from a pending batch failed; it stays pending")
+                continue
+            await self._index(_Job(batch.tenant, derived, None, batch.id, len(events)))
             self.replayed += 1
 
     async def _run(self) -> None:
@@ -194,7 +207,7 @@ class Indexer:
                 if job.pending_id is not None:
                     self._in_flight.discard(job.pending_id)
                 async with self._room:
-                    self._queued_events -= len(job.events)
+                    self._queued_events -= job.size
                     self._room.notify_all()
                 await self._finished()
 

@@ -1,10 +1,12 @@
 """Writing telemetry: a batch's events (acknowledged once committed), then what is derived
 from them (by the indexer), and content uploaded through signed URLs.
 
-``write_events`` stores the events of a batch and a ``pending_batches`` row naming them, in
-one transaction: once it returns, the batch is durable and the client gets its 2xx.
-``write_derived`` stores the spans, LLM calls, traces and metadata assembled from those
-events and deletes the pending row, in one transaction. A crash in between leaves the
+``write_events`` stores the events of a batch, its traces' rows (which give each trace its
+number) and a ``pending_batches`` row naming the events, in one transaction: once it
+returns, the batch is durable and the client gets its 2xx. ``write_derived`` stores the
+spans, LLM calls and metadata assembled from those events (keyed by the numbers
+``write_events`` returned; a replay upserts the traces again to learn them) and deletes
+the pending row, in one transaction. A crash in between leaves the
 pending row; ``pending_batches`` and ``pending_events`` let the indexer finish the job
 after a restart.
 """
@@ -15,7 +17,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -92,6 +94,8 @@ class EventsWritten:
     duplicates: int
     pending_id: int | None = None
     """The ``pending_batches`` row to hand to ``write_derived`` (None: nothing new)."""
+    trace_numbers: dict[str, int] = field(default_factory=dict)
+    """The number (``trace_seq``) of each of the batch's traces, by trace id."""
 
 
 @dataclass(frozen=True)
@@ -174,20 +178,20 @@ class TelemetryStore:
             return await self._write_events_postgresql(batch)
         insert_events, insert_pending = self._insert_events, self._insert_pending
 
-        def write(connection: sqlite3.Connection) -> tuple[int, int | None]:
+        def write(connection: sqlite3.Connection) -> EventsWritten:
             numbers = self._trace_numbers_sqlite(connection, batch.traces)
             accepted = insert_events.write_sqlite(connection, _numbered(numbers, batch.rows))
+            duplicates = len(batch.rows) - accepted + batch.repeats
             if not accepted:
-                return 0, None
+                return EventsWritten(0, duplicates, None, numbers)
             # One writer, one transaction: the new rows' rowids are consecutive.
             last = connection.execute("SELECT last_insert_rowid()").fetchone()[0]
             cursor = connection.execute(
                 insert_pending, (batch.tenant, last - accepted + 1, last, int(time.time() * 1e6))
             )
-            return accepted, cursor.lastrowid
+            return EventsWritten(accepted, duplicates, cursor.lastrowid, numbers)
 
-        accepted, pending_id = await self._store.write_sqlite(write)
-        return EventsWritten(accepted, len(batch.rows) - accepted + batch.repeats, pending_id)
+        return await self._store.write_sqlite(write)
 
     async def _write_events_postgresql(self, batch: EventRows) -> EventsWritten:
         pending = schema.pending_batches
@@ -212,17 +216,25 @@ class TelemetryStore:
                 )
                 pending_id = int(inserted.scalar_one())
         duplicates = len(batch.rows) - accepted + batch.repeats
-        return EventsWritten(accepted, duplicates, pending_id)
+        return EventsWritten(accepted, duplicates, pending_id, numbers)
 
-    async def write_derived(self, derived: Derived, pending_id: int | None) -> None:
-        """Store what was derived from a batch and forget its pending row."""
+    async def write_derived(
+        self, derived: Derived, pending_id: int | None, numbers: Mapping[str, int] | None = None
+    ) -> None:
+        """Store what was derived from a batch and forget its pending row.
+
+        ``numbers``: the traces' numbers, as ``write_events`` returned them with the trace
+        rows it stored (``batch_rows``); without them (a replay), ``derived.traces`` are
+        upserted here, which gives the numbers.
+        """
         if not self._postgresql:
             await self._store.write_sqlite(
-                lambda connection: self._derived_sqlite(connection, derived, pending_id)
+                lambda connection: self._derived_sqlite(connection, derived, pending_id, numbers)
             )
             return
         async with self._store.write() as conn:
-            numbers = await self._trace_numbers_postgresql(conn, derived.traces)
+            if numbers is None:
+                numbers = await self._trace_numbers_postgresql(conn, derived.traces)
             await self._upsert_spans.write(conn, _numbered(numbers, derived.spans))
             await self._insert_llm.write(conn, _numbered(numbers, derived.llm_calls))
             await self._insert_metadata.write(conn, _numbered(numbers, derived.metadata))
@@ -253,9 +265,14 @@ class TelemetryStore:
         return numbers
 
     def _derived_sqlite(
-        self, connection: sqlite3.Connection, derived: Derived, pending_id: int | None
+        self,
+        connection: sqlite3.Connection,
+        derived: Derived,
+        pending_id: int | None,
+        numbers: Mapping[str, int] | None,
     ) -> None:
-        numbers = self._trace_numbers_sqlite(connection, derived.traces)
+        if numbers is None:
+            numbers = self._trace_numbers_sqlite(connection, derived.traces)
         self._upsert_spans.write_sqlite(connection, _numbered(numbers, derived.spans))
         self._insert_llm.write_sqlite(connection, _numbered(numbers, derived.llm_calls))
         self._insert_metadata.write_sqlite(connection, _numbered(numbers, derived.metadata))

@@ -11,6 +11,7 @@ from moxtrace.server.assemble import (
     LLM_COLUMNS,
     SPAN_COLUMNS,
     TRACE_COLUMNS,
+    batch_rows,
     derive,
     event_rows,
     restore_event,
@@ -110,6 +111,33 @@ def test_event_rows_give_each_trace_the_range_of_its_event_timestamps() -> None:
             "updated_us": 7,
         },
     ]
+
+
+def test_batch_rows_store_whole_traces_with_the_events() -> None:
+    # What the events' transaction stores: the range of the event timestamps and of the
+    # span times together, and the root, so the indexer has no trace row to write again.
+    late = end(CHILD) | {"timestamp": "2025-01-01T00:00:05Z"}
+    early = start(ROOT, "root") | {"timestamp": "2024-12-31T23:59:59Z"}
+    batch = validate_events([late, early, start(CHILD, "c", parent=ROOT), end(ROOT)])
+
+    events, derived = batch_rows("acme", batch, received_us=7)
+
+    t0 = 1_735_689_600_000_000
+    assert events.traces == derived.traces
+    assert rows(TRACE_COLUMNS, events.traces) == [
+        {
+            "tenant": "acme",
+            "trace_id": TRACE,
+            "start_us": t0 - 1_000_000,
+            "end_us": t0 + 5_000_000,
+            "root_span_id": ROOT,
+            "root_name": "root",
+            "service_name": None,
+            "updated_us": 7,
+        }
+    ]
+    assert events.rows == event_rows("acme", batch, received_us=7).rows
+    assert derived.spans == derive("acme", events.events, received_us=7).spans
 
 
 def test_the_body_keeps_what_columns_do_not_and_comes_back_whole() -> None:

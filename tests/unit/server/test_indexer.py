@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from moxtrace.server.assemble import event_rows
+from moxtrace.server.assemble import batch_rows, event_rows
 from moxtrace.server.broadcast import Broadcaster
 from moxtrace.server.indexer import Indexer
 from moxtrace.server.payloads import validate_events
@@ -63,9 +63,12 @@ async def test_submitted_batches_are_indexed_in_order_and_announced(url: str) ->
             for _ in range(5):
                 trace_id = new_trace_id()
                 trace_ids.append(trace_id)
-                rows = event_rows("t", validate_events(span_events(trace_id, new_span_id())), 1)
+                events = validate_events(span_events(trace_id, new_span_id()))
+                rows, derived = batch_rows("t", events, 1, tail=True)
                 written = await store.telemetry.write_events(rows)
-                await indexer.submit("t", rows.events, 1, written.pending_id)
+                await indexer.submit(
+                    "t", derived, written.trace_numbers, written.pending_id, len(rows.events)
+                )
             assert await indexer.caught_up(timeout=10)
             assert indexer.backlog == 0
             frames = list(sub._frames)
