@@ -44,7 +44,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExportResult,
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, Tracer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -101,33 +101,90 @@ def cases() -> dict[str, Callable[[], Any]]:
         for _ in stream:
             pass
 
-    def responses() -> Any:
+    def responses(**stream: Any) -> Any:
         return oa.responses.create(
-            model="gpt-4o-mini", instructions=MESSAGES[0]["content"], input=MESSAGES[1]["content"]
+            model="gpt-4o-mini",
+            instructions=MESSAGES[0]["content"],
+            input=MESSAGES[1]["content"],
+            **stream,
         )
 
-    def messages() -> Any:
+    def responses_stream() -> Any:
+        for _ in responses(stream=True):
+            pass
+
+    def messages(**stream: Any) -> Any:
         return an.messages.create(
             model="claude-sonnet-4-6",
             system=MESSAGES[0]["content"],
             messages=MESSAGES[1:],
             max_tokens=256,
+            **stream,
         )
 
+    def messages_stream() -> Any:
+        for _ in messages(stream=True):
+            pass
+
+    gemini_request: dict[str, Any] = {
+        "model": "gemini-2.5-flash",
+        "contents": MESSAGES[1]["content"],
+        "config": {"system_instruction": MESSAGES[0]["content"]},
+    }
+
     def gemini() -> Any:
-        return gg.models.generate_content(
-            model="gemini-2.5-flash",
-            contents=MESSAGES[1]["content"],
-            config={"system_instruction": MESSAGES[0]["content"]},
-        )
+        return gg.models.generate_content(**gemini_request)
+
+    def gemini_stream() -> Any:
+        for _ in gg.models.generate_content_stream(**gemini_request):
+            pass
 
     return {
         "openai chat.completions.create": chat,
         "openai chat.completions.create(stream)": chat_stream,
         "openai responses.create": responses,
+        "openai responses.create(stream)": responses_stream,
         "anthropic messages.create": messages,
+        "anthropic messages.create(stream)": messages_stream,
         "google models.generate_content": gemini,
+        "google models.generate_content_stream": gemini_stream,
     }
+
+
+def span_floors(
+    calls: dict[str, Callable[[], Any]], tracer: Tracer, *, around: bool = False
+) -> dict[str, Callable[[], Any]]:
+    """Per call, a bare span with the name, kind and attributes its instrumented span ends
+    up with (found by instrumenting the call once); ``around``: the span wraps the call."""
+    probe = InMemorySpanExporter()
+    probe_provider = TracerProvider()
+    probe_provider.add_span_processor(SimpleSpanProcessor(probe))
+    moxtrace.instrument(tracer_provider=probe_provider, content_capture="all")
+    floors: dict[str, Callable[[], Any]] = {}
+    try:
+        for name, fn in calls.items():
+            probe.clear()
+            fn()
+            (span,) = probe.get_finished_spans()
+            attributes = dict(span.attributes or {})
+            inside = fn if around else None
+
+            def floor(
+                span_name: str = span.name,
+                attrs: dict[str, Any] = attributes,
+                call: Callable[[], Any] | None = inside,
+            ) -> None:
+                with tracer.start_as_current_span(
+                    span_name, kind=SpanKind.CLIENT, attributes=attrs
+                ):
+                    if call is not None:
+                        call()
+
+            floors[name] = floor
+    finally:
+        moxtrace.uninstrument()
+        probe_provider.shutdown()
+    return floors
 
 
 def measure(fn: Callable[[], Any], iterations: int) -> float:
@@ -148,34 +205,8 @@ def main() -> None:
     tracer = provider.get_tracer("bench")
     calls = cases()
 
-    # The attributes each instrumented call's span ends up with, for its floor.
-    probe = InMemorySpanExporter()
-    probe_provider = TracerProvider()
-    probe_provider.add_span_processor(SimpleSpanProcessor(probe))
-    moxtrace.instrument(tracer_provider=probe_provider, content_capture="all")
-    floors: dict[str, Callable[[], Any]] = {}
-    around: dict[str, Callable[[], Any]] = {}
-    for name, fn in calls.items():
-        probe.clear()
-        fn()
-        (span,) = probe.get_finished_spans()
-        attributes = dict(span.attributes or {})
-
-        def floor(span_name: str = span.name, attrs: dict[str, Any] = attributes) -> None:
-            with tracer.start_as_current_span(span_name, kind=SpanKind.CLIENT, attributes=attrs):
-                pass
-
-        def floor_around(
-            span_name: str = span.name,
-            attrs: dict[str, Any] = attributes,
-            call: Callable[[], Any] = fn,
-        ) -> None:
-            with tracer.start_as_current_span(span_name, kind=SpanKind.CLIENT, attributes=attrs):
-                call()
-
-        floors[name] = floor
-        around[name] = floor_around
-    moxtrace.uninstrument()
+    floors = span_floors(calls, tracer)
+    around = span_floors(calls, tracer, around=True)
 
     series = ("bare", "instrumented", "floor", "around")
     results = {name: {key: [] for key in series} for name in calls}  # type: ignore[var-annotated]
@@ -233,7 +264,6 @@ def main() -> None:
             f"(median over calls) = {statistics.median(ratios):.2f} (goal <= 1.50)"
         )
     provider.shutdown()
-    probe_provider.shutdown()
 
 
 if __name__ == "__main__":

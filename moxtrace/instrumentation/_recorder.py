@@ -11,8 +11,9 @@ SDK's own call span (Anthropic's) and nested instrumented calls from recording i
 
 ``LLMCall.finish`` reads the response's fields for the span (``read_reply``: straight off
 the SDK object, for the shapes it knows; else the provider's parser,
-``moxtrace.session.providers``) and maps them with ``llm_call_attributes``: the one
-mapping from an LLM call to span attributes (``log_telemetry_event`` uses it too).
+``moxtrace.session.providers``; a stream's chunks as they pass, ``stream_reply``) and
+maps them with ``llm_call_attributes``: the one mapping from an LLM call to span
+attributes (``log_telemetry_event`` uses it too).
 Nothing here raises into the application: a failure to record is logged (rate-limited)
 and the SDK's result is returned as it is.
 """
@@ -38,8 +39,8 @@ from moxtrace.instrumentation._content import guard_exporters
 from moxtrace.instrumentation._endpoints import Endpoint
 from moxtrace.instrumentation._reply import Reply, read_reply
 from moxtrace.instrumentation._request import EMPTY_CONTENT, Request
-from moxtrace.session.providers import parse_response, stream_accumulator
-from moxtrace.session.stream import StreamAccumulator
+from moxtrace.instrumentation._stream_reply import StreamReply, stream_reply
+from moxtrace.session.providers import parse_response
 from moxtrace.tracing import semconv
 from moxtrace.tracing.content import ContentCapture
 from moxtrace.tracing.events import llm_call_attributes
@@ -221,7 +222,7 @@ class LLMCall:
                     return result
                 from moxtrace.instrumentation._stream import wrap_stream
 
-                return wrap_stream(result, self, self.accumulator())
+                return wrap_stream(result, self, self.stream_reply())
             response = result
             if _raw_response(result):
                 if not getattr(result.http_response, "is_closed", False):
@@ -243,34 +244,40 @@ class LLMCall:
         self.end(parsed)
         return result
 
-    def accumulator(self) -> StreamAccumulator | None:
-        """A stream accumulator whose clock started with the call."""
+    def stream_reply(self) -> StreamReply | None:
+        """The reader of the stream's chunks, its clock started with the call."""
         try:
-            return stream_accumulator(self.provider, started_at=self.started)
+            return stream_reply(self.provider, self.started)
         except Exception:
-            _logger.debug("moxtrace: no stream accumulator for %s", self.provider, exc_info=True)
+            _logger.debug("moxtrace: no stream reader for %s", self.provider, exc_info=True)
             return None
 
     def end_stream(
         self,
-        accumulator: StreamAccumulator | None,
+        reader: StreamReply | None,
         first_chunk_at: float | None = None,
         stream: Any = None,
     ) -> None:
         """Record a stream that ended (read to the end, closed or dropped early): what the
-        accumulator gathered, or the message snapshot of a stream helper's stream."""
+        reader gathered, or the message snapshot of a stream helper's stream."""
         if self.done:
             return
-        parsed = None
+        parsed: ParsedResponse | Reply | None = None
         try:
             if self.endpoint.manager:
                 snapshot = _snapshot(stream)
                 if snapshot is not None:
-                    parsed = parse_response(snapshot, self.provider, raw=False)
-            elif accumulator is not None and accumulator.chunks:
-                parsed = accumulator.result()
+                    parsed = read_reply(snapshot, self.provider) or parse_response(
+                        snapshot, self.provider, raw=False
+                    )
+            elif reader is not None:
+                parsed = reader.result()
             if parsed is not None and first_chunk_at is not None:
-                parsed.time_to_first_chunk_ms = max(0.0, (first_chunk_at - self.started) * 1e3)
+                waited = max(0.0, (first_chunk_at - self.started) * 1e3)
+                if parsed.__class__ is Reply:
+                    parsed = parsed._replace(time_to_first_chunk_ms=waited)
+                else:
+                    parsed.time_to_first_chunk_ms = waited  # type: ignore[misc]
         except Exception:
             _logger.debug(
                 "moxtrace: reading the stream of %s failed", self.endpoint.qualname, exc_info=True

@@ -26,7 +26,7 @@ from moxtrace.session.providers import anthropic, google, openai_chat, openai_re
 from moxtrace.types.content import Provider
 from moxtrace.types.telemetry import StopReason
 
-__all__ = ["Reply", "Usage", "read_reply"]
+__all__ = ["Reply", "Usage", "chat_reply", "google_part", "google_reply", "read_reply"]
 
 
 class Usage(NamedTuple):
@@ -159,13 +159,26 @@ def _openai_chat(response: Any) -> Reply:
         if legacy:
             parts.append(_tool_call(None, legacy.name, legacy.arguments))
             calls += 1
-    usage = response.usage
+    return chat_reply(
+        response.model,
+        response.id,
+        choice.finish_reason if choice is not None else None,
+        response.usage,
+        parts,
+        calls,
+    )
+
+
+def chat_reply(
+    model: Any, response_id: Any, finish: Any, usage: Any, parts: list[dict[str, Any]], calls: int
+) -> Reply:
+    """The ``Reply`` of a chat completion (or of its chunks) with these fields."""
     prompt = usage and _field(usage, "prompt_tokens_details")
     completion = usage and _field(usage, "completion_tokens_details")
-    raw_stop = _text(choice.finish_reason) if choice is not None else None
+    raw_stop = _text(finish)
     return Reply(
-        _text(response.model),
-        _text(response.id),
+        _text(model),
+        _text(response_id),
         openai_chat.STOP_REASONS.get(raw_stop) if raw_stop else None,
         raw_stop,
         Usage(
@@ -272,34 +285,55 @@ def _google(response: Any) -> Reply:
     calls = 0
     last: str | None = None
     for part in (content.parts if content is not None else None) or ():
-        call = part.function_call
-        text = part.text
-        if call:
-            parts.append(_tool_call(call.id or f"call_{calls}", call.name, call.args))
-            calls += 1
-            last = None
-        elif isinstance(text, str):
-            kind = "reasoning" if part.thought else "text"
-            if kind == last:  # adjacent text (or thought) parts are one, as merge_text joins them
-                parts[-1]["content"] += text
-            else:
-                parts.append({"type": kind, "content": _name(text)})
-            last = kind
-    raw = candidate.finish_reason if candidate is not None else None
-    if isinstance(raw, Enum):
-        raw = raw.value
+        calls, last = google_part(parts, part, calls, last)
+    return google_reply(
+        response.model_version,
+        response.response_id,
+        candidate.finish_reason if candidate is not None else None,
+        response.usage_metadata,
+        parts,
+        calls,
+    )
+
+
+def google_part(
+    parts: list[dict[str, Any]], part: Any, calls: int, last: str | None
+) -> tuple[int, str | None]:
+    """Append a ``Part``'s GenAI part to ``parts``, which hold ``calls`` tool calls and end
+    with text of kind ``last`` (adjacent text, or thought, parts are one, as merge_text
+    joins them): the new number of calls and kind of the last part."""
+    call = part.function_call
+    text = part.text
+    if call:
+        # Gemini gives no call ids; numbered as the parser numbers them.
+        parts.append(_tool_call(call.id or f"call_{calls}", call.name, call.args))
+        return calls + 1, None
+    if isinstance(text, str):
+        kind = "reasoning" if part.thought else "text"
+        if kind == last:
+            parts[-1]["content"] += text
+        else:
+            parts.append({"type": kind, "content": _name(text)})
+        return calls, kind
+    return calls, last
+
+
+def google_reply(
+    model: Any, response_id: Any, finish: Any, usage: Any, parts: list[dict[str, Any]], calls: int
+) -> Reply:
+    """The ``Reply`` of a ``GenerateContentResponse`` (or of its chunks) with these fields."""
+    raw = finish.value if isinstance(finish, Enum) else finish
     stop = google.STOP_REASONS.get(str(raw)) if raw else None
     if stop is StopReason.STOP and calls:
         stop = StopReason.TOOL_CALL
-    usage = response.usage_metadata
     candidates_tokens = _count(usage, "candidates_token_count")
     thoughts = _count(usage, "thoughts_token_count")
     output = None
     if candidates_tokens is not None or thoughts is not None:
         output = (candidates_tokens or 0) + (thoughts or 0)
     return Reply(
-        _text(response.model_version),
-        _text(response.response_id),
+        _text(model),
+        _text(response_id),
         stop,
         str(raw) if raw else None,
         Usage(

@@ -2,12 +2,12 @@
 
 ``TracedStream`` / ``AsyncTracedStream`` stand in for the SDK's stream object: every
 chunk is passed on as it arrives, the same object and in the same order (nothing is
-buffered or delayed), and is fed to the provider's stream accumulator on the way, which
-reads the usage and finish reason from the final ones; the time to the first chunk is
-noted as it passes. The span ends when the stream does: read to the end, closed
-(``close()``, the ``with`` block), or dropped. Everything else (``response``,
-``get_final_message``...) is the SDK stream's own, reached through the wrapper;
-``isinstance`` checks against the SDK's stream class still hold.
+buffered or delayed), and is read on the way by the provider's ``StreamReply`` (which
+keeps the text, tool calls, finish reason and usage the span records, read off the
+chunk's fields); the time to the first chunk is noted as it passes. The span ends when
+the stream does: read to the end, closed (``close()``, the ``with`` block), or dropped.
+Everything else (``response``, ``get_final_message``...) is the SDK stream's own, reached
+through the wrapper; ``isinstance`` checks against the SDK's stream class still hold.
 
 ``TracedStreamManager`` / ``AsyncTracedStreamManager`` stand in for a stream helper's
 context manager (Anthropic's ``messages.stream()``): the call starts when it is entered
@@ -26,11 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as otel_context
 
-from moxtrace.session.stream import StreamAccumulator
-
 if TYPE_CHECKING:
     from moxtrace.instrumentation._endpoints import Endpoint
     from moxtrace.instrumentation._recorder import LLMCall, Recorder
+    from moxtrace.instrumentation._stream_reply import StreamReply
 
 __all__ = [
     "AsyncTracedStream",
@@ -47,17 +46,17 @@ class _Traced:
     """What the sync and async stream wrappers share: state, delegation, the ending."""
 
     __slots__ = (
-        "_moxn_accumulator",
         "_moxn_call",
         "_moxn_first",
         "_moxn_iterator",
+        "_moxn_reader",
         "_moxn_stream",
     )
 
-    def __init__(self, stream: Any, call: LLMCall, accumulator: StreamAccumulator | None) -> None:
+    def __init__(self, stream: Any, call: LLMCall, reader: StreamReply | None) -> None:
         self._moxn_stream = stream
         self._moxn_call = call
-        self._moxn_accumulator = accumulator
+        self._moxn_reader = reader
         self._moxn_iterator: Any = None
         self._moxn_first: float | None = None
 
@@ -73,17 +72,17 @@ class _Traced:
     def _moxn_passed(self, chunk: Any) -> None:
         if self._moxn_first is None:
             self._moxn_first = time.perf_counter()
-        accumulator = self._moxn_accumulator
-        if accumulator is not None:
+        reader = self._moxn_reader
+        if reader is not None:
             try:
-                accumulator.add(chunk)
+                reader.add(chunk)
             except Exception:
-                # A chunk the accumulator cannot read: stop reading, keep passing them on.
+                # A chunk not even the accumulator can read: stop reading, keep passing them on.
                 _logger.debug("moxtrace: could not read a stream chunk", exc_info=True)
-                self._moxn_accumulator = None
+                self._moxn_reader = None
 
     def _moxn_end(self) -> None:
-        self._moxn_call.end_stream(self._moxn_accumulator, self._moxn_first, self._moxn_stream)
+        self._moxn_call.end_stream(self._moxn_reader, self._moxn_first, self._moxn_stream)
 
     def __del__(self) -> None:
         try:
@@ -213,12 +212,12 @@ class AsyncTracedStream(_Traced):
 
 
 def wrap_stream(
-    stream: Any, call: LLMCall, accumulator: StreamAccumulator | None
+    stream: Any, call: LLMCall, reader: StreamReply | None
 ) -> TracedStream | AsyncTracedStream:
     """The wrapper for ``stream``: async if it is an async iterator."""
     if hasattr(stream, "__aiter__") or hasattr(stream, "__anext__"):
-        return AsyncTracedStream(stream, call, accumulator)
-    return TracedStream(stream, call, accumulator)
+        return AsyncTracedStream(stream, call, reader)
+    return TracedStream(stream, call, reader)
 
 
 class _Manager:

@@ -290,11 +290,14 @@ def test_a_chunk_it_cannot_read_still_reaches_the_application(
     memory: InMemorySpanExporter,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from moxtrace.instrumentation._stream_reply import ChatChunks
     from moxtrace.session.providers.openai_chat import OpenAIChatStreamAccumulator
 
-    def broken(self: Any, event: dict[str, Any]) -> None:
+    def broken(self: Any, event: Any) -> None:
         raise KeyError("surprise")
 
+    # Neither the chunk reader nor the accumulator it hands over to can read a chunk.
+    monkeypatch.setattr(ChatChunks, "_read", broken)
     monkeypatch.setattr(OpenAIChatStreamAccumulator, "_add", broken)
     instrument()
     stream = fake.openai().chat.completions.create(

@@ -1,0 +1,574 @@
+"""What the span of a streamed call records, read off the SDK's chunks as they pass.
+
+The provider stream accumulators (``moxtrace.session.providers``) dump each chunk to a
+dict, rebuild the whole response from them and parse it: right for sessions, which want
+the ``ParsedResponse``, but most of an instrumented stream's cost. A ``StreamReply`` keeps
+only what the span needs (the text pieces, tool-call fragments, the finish reason, the
+usage, model and id), read straight off each chunk's fields the way ``read_reply`` reads a
+whole response, and gives the ``Reply`` when the stream ends: no dump, no rebuilt
+response, no parse.
+
+Whatever it does not expect (a dict, an object of another class, a field of another
+type) hands over to the provider's accumulator: ``_events`` gives what was read so far as
+events in the provider's own wire shape, the accumulator is fed those, then this chunk
+and every later one, and the stream is recorded from its ``ParsedResponse``. A chunk is
+read into locals first and kept only once all of it has been read, so nothing is counted
+twice when a chunk hands over halfway. tests/unit/instrumentation/test_stream_reply.py
+holds both paths to the same span attributes, for real SDK chunk objects.
+
+OpenAI Responses streams end with an event carrying the whole ``Response``: that is read
+by ``read_reply``. Until it arrives the deltas go to the accumulator, as small dicts read
+off the events (the response snapshots and finished items are kept as they are, and
+dumped only for a stream cut short before its final event).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel
+
+from moxtrace.instrumentation._reply import (
+    Reply,
+    Usage,
+    _count,
+    _field,
+    _reasoning_part,
+    _text,
+    _text_part,
+    _tool_call,
+    _Unread,
+    chat_reply,
+    google_part,
+    google_reply,
+    read_reply,
+)
+from moxtrace.session._wire import as_dict, as_int
+from moxtrace.session.providers import (
+    anthropic,
+    parse_response,
+    stream_accumulator,
+)
+from moxtrace.session.providers._common import parse_arguments
+from moxtrace.session.stream import StreamAccumulator
+from moxtrace.types.content import Provider
+from moxtrace.types.telemetry import ParsedResponse
+
+__all__ = ["StreamReply", "stream_reply"]
+
+
+class StreamReply:
+    """Base of the per-provider chunk readers: counting, and the hand-over to the
+    provider's accumulator."""
+
+    __slots__ = ("_accumulator", "chunks", "provider", "started")
+
+    def __init__(self, provider: Provider, started: float) -> None:
+        self.provider = provider
+        self.started = started
+        self.chunks = 0
+        self._accumulator: StreamAccumulator | None = None
+
+    def add(self, chunk: Any) -> None:
+        """Read one chunk (raises only if the accumulator cannot read it either)."""
+        self.chunks += 1
+        accumulator = self._accumulator
+        if accumulator is None:
+            try:
+                self._read(chunk)
+                return
+            except Exception:  # _Unread, or a shape the attribute reads did not expect
+                accumulator = self._hand_over()
+        accumulator.add(chunk)
+
+    def result(self) -> Reply | ParsedResponse | None:
+        """What the stream gave so far (None before any chunk)."""
+        if not self.chunks:
+            return None
+        if self._accumulator is not None:
+            return self._accumulator.result()
+        try:
+            return self._reply()
+        except Exception:  # a value the reading did not expect: the parser judges it
+            return self._hand_over().result()
+
+    def _hand_over(self) -> StreamAccumulator:
+        accumulator = stream_accumulator(self.provider, started_at=self.started)
+        for event in self._events():
+            accumulator.add(event)
+        self._accumulator = accumulator
+        return accumulator
+
+    def _read(self, chunk: Any) -> None:
+        raise NotImplementedError
+
+    def _reply(self) -> Reply | ParsedResponse:
+        raise NotImplementedError
+
+    def _events(self) -> list[dict[str, Any]]:
+        """What was read so far, as the events an accumulator reads."""
+        raise NotImplementedError
+
+
+def _model(chunk: Any, kind: type[BaseModel]) -> dict[str, Any]:
+    """The fields of ``chunk`` if it is a ``kind`` (not a subclass: its fields may differ)."""
+    if chunk.__class__ is not kind:
+        raise _Unread
+    return chunk.__dict__
+
+
+def _pieces(value: Any) -> str | None:
+    """A text delta the accumulator would keep (a truthy one), which must be a str."""
+    if not value:
+        return None
+    if value.__class__ is not str:
+        raise _Unread
+    return value
+
+
+def _dump(value: Any) -> Any:
+    return as_dict(value) if isinstance(value, BaseModel) else value
+
+
+# -- OpenAI Chat Completions ------------------------------------------------------------
+class ChatChunks(StreamReply):
+    """``ChatCompletionChunk`` objects, as ``OpenAIChatStreamAccumulator`` reads them."""
+
+    __slots__ = (
+        "_calls",
+        "_content",
+        "_finish",
+        "_head",
+        "_kind",
+        "_reasoning",
+        "_refusal",
+        "_usage",
+    )
+
+    def __init__(self, provider: Provider, started: float) -> None:
+        super().__init__(provider, started)
+        from openai.types.chat import ChatCompletionChunk
+
+        self._kind = ChatCompletionChunk
+        self._head: dict[str, Any] = {}
+        self._content: list[str] = []
+        self._refusal: list[str] = []
+        self._reasoning: list[str] = []
+        self._calls: dict[int, list[Any]] = {}  # index: [id, name, argument pieces]
+        self._finish: str | None = None
+        self._usage: Any = None
+
+    def _read(self, chunk: Any) -> None:
+        fields = _model(chunk, self._kind)
+        content = refusal = reasoning = finish = None
+        calls: list[tuple[int, Any, Any, str | None]] = []
+        for choice in fields["choices"]:
+            if choice.index != 0:
+                continue
+            delta = choice.delta
+            if delta is not None:
+                content = _pieces(delta.content)
+                refusal = _pieces(delta.refusal)
+                # Not in OpenAI's API; OpenAI-compatible servers (vLLM, DeepSeek) send it.
+                reasoning = _field(delta, "reasoning_content") or _field(delta, "reasoning")
+                if not isinstance(reasoning, str):
+                    reasoning = None
+                for call in delta.tool_calls or ():
+                    function = call.function
+                    name = arguments = None
+                    if function is not None:
+                        name, arguments = function.name, _pieces(function.arguments)
+                    calls.append((call.index, call.id, name, arguments))
+            if choice.finish_reason:
+                finish = choice.finish_reason
+        # Read; now kept.
+        head = self._head
+        for key in ("id", "model", "created"):
+            if key not in head and fields[key] is not None:
+                head[key] = fields[key]
+        if fields["usage"]:
+            self._usage = fields["usage"]
+        if content:
+            self._content.append(content)
+        if refusal:
+            self._refusal.append(refusal)
+        if reasoning is not None:
+            self._reasoning.append(reasoning)
+        for index, call_id, name, arguments in calls:
+            slot = self._calls.get(index)
+            if slot is None:
+                slot = self._calls[index] = [None, None, []]
+            slot[0] = slot[0] or call_id
+            slot[1] = slot[1] or name
+            if arguments:
+                slot[2].append(arguments)
+        if finish:
+            self._finish = finish
+
+    def _reply(self) -> Reply:
+        parts: list[dict[str, Any]] = []
+        reasoning = "".join(self._reasoning)
+        if reasoning:
+            parts.append(_reasoning_part(reasoning))
+        content = "".join(self._content)
+        if content:
+            parts.append(_text_part(content))
+        refusal = "".join(self._refusal)
+        if refusal:
+            parts.append(_text_part(refusal))
+        calls = self._calls
+        for index in sorted(calls):
+            call_id, name, arguments = calls[index]
+            parts.append(_tool_call(call_id, name, "".join(arguments)))
+        head = self._head
+        return chat_reply(
+            head.get("model"), head.get("id"), self._finish, self._usage, parts, len(calls)
+        )
+
+    def _events(self) -> list[dict[str, Any]]:
+        delta: dict[str, Any] = {
+            "content": "".join(self._content) or None,
+            "refusal": "".join(self._refusal) or None,
+            "tool_calls": [
+                {"index": i, "id": s[0], "function": {"name": s[1], "arguments": "".join(s[2])}}
+                for i, s in self._calls.items()
+            ],
+        }
+        if self._reasoning:
+            delta["reasoning_content"] = "".join(self._reasoning)
+        choice = {"index": 0, "delta": delta, "finish_reason": self._finish}
+        return [{**self._head, "choices": [choice], "usage": _dump(self._usage)}]
+
+
+# -- Anthropic Messages -----------------------------------------------------------------
+_ANTHROPIC_BLOCK_FIELDS = ("type", "text", "id", "name", "input", "thinking", "signature", "data")
+
+
+class AnthropicEvents(StreamReply):
+    """``RawMessageStreamEvent`` objects, as ``AnthropicStreamAccumulator`` reads them."""
+
+    __slots__ = ("_blocks", "_json", "_message", "_stop", "_usage")
+
+    def __init__(self, provider: Provider, started: float) -> None:
+        super().__init__(provider, started)
+        self._message: Any = None
+        self._stop: dict[str, Any] = {}
+        self._usage: dict[str, Any] = {}
+        self._blocks: dict[int, dict[str, Any]] = {}
+        self._json: dict[int, list[str]] = {}
+
+    def _read(self, event: Any) -> None:
+        if not isinstance(event, BaseModel):
+            raise _Unread
+        kind = event.type  # type: ignore[attr-defined]
+        if kind == "content_block_delta":
+            index = event.index  # type: ignore[attr-defined]
+            delta = event.delta  # type: ignore[attr-defined]
+            dtype = delta.type
+            block = self._blocks.get(index)
+            if dtype == "text_delta":
+                text = _text(delta.text) or ""
+                block = self._block(index, block)
+                block["text"] = (block.get("text") or "") + text
+            elif dtype == "input_json_delta":
+                piece = _text(delta.partial_json) or ""
+                self._block(index, block)
+                self._json.setdefault(index, []).append(piece)
+            elif dtype == "thinking_delta":
+                text = _text(delta.thinking) or ""
+                block = self._block(index, block)
+                block["thinking"] = (block.get("thinking") or "") + text
+            elif dtype == "signature_delta":
+                signature = _text(delta.signature)
+                self._block(index, block)["signature"] = signature
+            else:
+                self._block(index, block)
+        elif kind == "content_block_start":
+            block = event.content_block  # type: ignore[attr-defined]
+            if not isinstance(block, BaseModel):
+                raise _Unread
+            fields = block.__dict__
+            read = {name: fields[name] for name in _ANTHROPIC_BLOCK_FIELDS if name in fields}
+            extra = block.__pydantic_extra__
+            if extra:
+                read.update((k, v) for k, v in extra.items() if k in _ANTHROPIC_BLOCK_FIELDS)
+            self._blocks[event.index] = read  # type: ignore[attr-defined]
+        elif kind == "message_start":
+            message = event.message  # type: ignore[attr-defined]
+            if not isinstance(message, BaseModel):
+                raise _Unread
+            self._message = message
+            self._stop = {}
+            self._usage = _fields(message.usage)  # type: ignore[attr-defined]
+        elif kind == "message_delta":
+            delta = event.delta  # type: ignore[attr-defined]
+            usage = event.usage  # type: ignore[attr-defined]
+            stop = {}
+            for key in ("stop_reason", "stop_sequence"):
+                value = getattr(delta, key, None)
+                if value is not None:
+                    stop[key] = value
+            updates = {k: v for k, v in _fields(usage).items() if v is not None}
+            self._stop.update(stop)
+            self._usage.update(updates)
+
+    def _block(self, index: int, block: dict[str, Any] | None) -> dict[str, Any]:
+        if block is None:
+            block = self._blocks[index] = {"type": "text", "text": ""}
+        return block
+
+    def _reply(self) -> Reply:
+        parts: list[dict[str, Any]] = []
+        calls = 0
+        for index in sorted(self._blocks):
+            block = self._blocks[index]
+            kind = block.get("type")
+            if kind == "text":
+                parts.append(_text_part(block.get("text")))
+            elif kind in ("tool_use", "server_tool_use"):
+                pieces = self._json.get(index)
+                arguments = parse_arguments("".join(pieces)) if pieces is not None else None
+                if arguments is None:
+                    arguments = block.get("input")
+                parts.append(_tool_call(block.get("id"), block.get("name"), arguments))
+                calls += 1
+            elif kind == "thinking":
+                _text(block.get("signature"))
+                parts.append(_reasoning_part(block.get("thinking")))
+            elif kind == "redacted_thinking":
+                _text(block.get("data"))
+                parts.append(_reasoning_part(""))
+        message = self._message
+        usage = self._usage
+        cache_read = as_int(usage.get("cache_read_input_tokens"))
+        cache_creation = as_int(usage.get("cache_creation_input_tokens"))
+        input_tokens = as_int(usage.get("input_tokens"))
+        if input_tokens is not None:  # all input, cached or not, as the parser counts it
+            input_tokens += (cache_read or 0) + (cache_creation or 0)
+        details = usage.get("output_tokens_details")
+        if details is not None and not isinstance(details, BaseModel):
+            raise _Unread
+        raw_stop = _text(
+            self._stop.get("stop_reason", message.stop_reason if message is not None else None)
+        )
+        return Reply(
+            _text(message.model) if message is not None else None,
+            _text(message.id) if message is not None else None,
+            anthropic.STOP_REASONS.get(raw_stop) if raw_stop else None,
+            raw_stop,
+            Usage(
+                input_tokens,
+                as_int(usage.get("output_tokens")),
+                _count(details, "thinking_tokens"),
+                cache_read,
+                cache_creation,
+            ),
+            (parts, calls),
+        )
+
+    def _events(self) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        if self._message is not None:
+            message = as_dict(self._message)
+            message["usage"] = {k: _dump(v) for k, v in self._usage.items()}
+            message.update(self._stop)
+            events.append({"type": "message_start", "message": message})
+        for index, block in self._blocks.items():
+            start = {k: _dump(v) for k, v in block.items()}
+            events.append({"type": "content_block_start", "index": index, "content_block": start})
+            pieces = self._json.get(index)
+            if pieces is not None:
+                delta = {"type": "input_json_delta", "partial_json": "".join(pieces)}
+                events.append({"type": "content_block_delta", "index": index, "delta": delta})
+        return events
+
+
+def _fields(model: Any) -> dict[str, Any]:
+    """A model's fields and extras, as values (a nested model stays one)."""
+    if model is None:
+        return {}
+    if not isinstance(model, BaseModel):
+        raise _Unread
+    fields = dict(model.__dict__)
+    extra = model.__pydantic_extra__
+    if extra:
+        fields.update(extra)
+    return fields
+
+
+# -- Google Gemini / Vertex AI ----------------------------------------------------------
+class GoogleChunks(StreamReply):
+    """``GenerateContentResponse`` chunks, as ``GoogleStreamAccumulator`` reads them."""
+
+    __slots__ = (
+        "_calls",
+        "_finish",
+        "_kind",
+        "_last",
+        "_model",
+        "_parts",
+        "_response_id",
+        "_usage",
+    )
+
+    def __init__(self, provider: Provider, started: float) -> None:
+        super().__init__(provider, started)
+        from google.genai.types import GenerateContentResponse
+
+        self._kind = GenerateContentResponse
+        self._parts: list[dict[str, Any]] = []
+        self._calls = 0
+        self._last: str | None = None
+        self._response_id: Any = None
+        self._model: Any = None
+        self._usage: Any = None
+        self._finish: Any = None
+
+    def _read(self, chunk: Any) -> None:
+        fields = _model(chunk, self._kind)
+        candidates = fields["candidates"]
+        fresh: list[dict[str, Any]] = []
+        calls, last, finish = self._calls, None, None
+        if candidates:
+            candidate = candidates[0]
+            content = candidate.content
+            for part in (content.parts if content is not None else None) or ():
+                calls, last = google_part(fresh, part, calls, last)
+            finish = candidate.finish_reason
+        # Read; now kept.
+        for key, value in (
+            ("_response_id", fields["response_id"]),
+            ("_model", fields["model_version"]),
+            ("_usage", fields["usage_metadata"]),
+        ):
+            if value is not None:
+                setattr(self, key, value)
+        if fresh:
+            parts = self._parts
+            if fresh[0]["type"] == self._last:  # text continued from the last chunk
+                parts[-1]["content"] += fresh.pop(0)["content"]
+            parts.extend(fresh)
+            self._calls = calls
+            self._last = last
+        if finish is not None:
+            self._finish = finish
+
+    def _reply(self) -> Reply:
+        return google_reply(
+            self._model, self._response_id, self._finish, self._usage, self._parts, self._calls
+        )
+
+    def _events(self) -> list[dict[str, Any]]:
+        parts: list[dict[str, Any]] = []
+        for part in self._parts:
+            kind = part["type"]
+            if kind == "tool_call":
+                call = {"id": part["id"], "name": part["name"], "args": part["arguments"]}
+                parts.append({"function_call": call})
+            else:
+                parts.append({"text": part["content"], "thought": kind == "reasoning"})
+        finish = self._finish
+        finish = finish.value if isinstance(finish, Enum) else finish
+        candidate = {"content": {"parts": parts}, "finish_reason": finish}
+        return [
+            {
+                "response_id": self._response_id,
+                "model_version": self._model,
+                "usage_metadata": _dump(self._usage),
+                "candidates": [candidate],
+            }
+        ]
+
+
+# -- OpenAI Responses -------------------------------------------------------------------
+_DELTAS = (
+    "response.output_text.delta",
+    "response.refusal.delta",
+    "response.function_call_arguments.delta",
+    "response.reasoning_summary_text.delta",
+    "response.reasoning_text.delta",
+)
+_SNAPSHOTS = ("response.created", "response.in_progress", "response.queued")
+_FINAL = ("response.completed", "response.incomplete", "response.failed")
+
+
+class ResponsesEvents(StreamReply):
+    """``ResponseStreamEvent`` objects: the final event's ``Response``, read by
+    ``read_reply``; before it, the deltas fed to ``OpenAIResponsesStreamAccumulator``
+    as small dicts (for a stream cut short)."""
+
+    __slots__ = ("_deltas", "_done", "_final", "_snapshot")
+
+    def __init__(self, provider: Provider, started: float) -> None:
+        super().__init__(provider, started)
+        self._deltas = stream_accumulator(provider, started_at=started)
+        self._snapshot: Any = None
+        self._final: Any = None
+        self._done: dict[int, Any] = {}
+
+    def _read(self, event: Any) -> None:
+        if not isinstance(event, BaseModel):
+            raise _Unread
+        kind = event.type  # type: ignore[attr-defined]
+        if kind in _DELTAS:
+            fields = event.__dict__
+            read = {"type": kind, "output_index": fields["output_index"], "delta": fields["delta"]}
+            for key in ("content_index", "summary_index"):
+                if key in fields:
+                    read[key] = fields[key]
+            self._deltas.add(read)
+        elif kind == "response.output_item.added":
+            item = _dump(event.item)  # type: ignore[attr-defined]
+            index = event.output_index  # type: ignore[attr-defined]
+            self._deltas.add({"type": kind, "output_index": index, "item": item})
+        elif kind == "response.output_item.done":
+            index = event.output_index  # type: ignore[attr-defined]
+            # Marked done (later deltas of it are ignored); dumped only if it is needed.
+            self._deltas.add({"type": kind, "output_index": index, "item": {}})
+            self._done[index] = event.item  # type: ignore[attr-defined]
+        elif kind in _FINAL:
+            self._final = event.response  # type: ignore[attr-defined]
+        elif kind in _SNAPSHOTS:
+            self._snapshot = event.response  # type: ignore[attr-defined]
+
+    def _reply(self) -> Reply | ParsedResponse:
+        final = self._final
+        if final is not None:
+            return read_reply(final, self.provider) or parse_response(
+                final, self.provider, raw=False
+            )
+        return self._cut_short().result()
+
+    def _cut_short(self) -> StreamAccumulator:
+        """The accumulator, given the snapshot and finished items it was not given yet."""
+        accumulator = self._deltas
+        if self._snapshot is not None:
+            accumulator.add({"type": "response.created", "response": _dump(self._snapshot)})
+            self._snapshot = None
+        for index, item in self._done.items():
+            done = {"type": "response.output_item.done", "output_index": index}
+            accumulator.add({**done, "item": _dump(item)})
+        self._done = {}
+        return accumulator
+
+    def _hand_over(self) -> StreamAccumulator:
+        accumulator = self._cut_short()
+        if self._final is not None:
+            accumulator.add({"type": "response.completed", "response": _dump(self._final)})
+        self._accumulator = accumulator
+        return accumulator
+
+    def _events(self) -> list[dict[str, Any]]:
+        return []  # the accumulator has them (_hand_over)
+
+
+def stream_reply(provider: Provider, started: float) -> StreamReply:
+    """The chunk reader of a ``provider`` stream whose call started at ``started``."""
+    if provider is Provider.OPENAI_CHAT:
+        return ChatChunks(provider, started)
+    if provider is Provider.ANTHROPIC:
+        return AnthropicEvents(provider, started)
+    if provider is Provider.OPENAI_RESPONSES:
+        return ResponsesEvents(provider, started)
+    return GoogleChunks(provider, started)
