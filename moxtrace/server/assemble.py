@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -34,14 +34,17 @@ __all__ = [
     "SPAN_FILL_COLUMNS",
     "TRACE_COLUMNS",
     "Derived",
+    "Event",
     "EventKey",
     "EventRows",
+    "Metadata",
     "WireEvent",
     "batch_rows",
     "derive",
     "dumps",
     "event_rows",
     "from_us",
+    "from_wire",
     "iso",
     "restore_event",
     "stored_body",
@@ -53,6 +56,119 @@ EventKey = tuple[str, str, str, int]
 
 WireEvent = tuple[TelemetryLogRequest, Mapping[str, Any]]
 """A validated event and the JSON object it was validated from (stored as sent)."""
+
+
+class Metadata(Protocol):
+    """What assembly reads of ``system_metadata``: a dict, or a decoder's view of one."""
+
+    def get(self, key: str, /) -> Any: ...
+
+
+class Event:
+    """One event as assembly reads it: the columns, the metadata, the stored body.
+
+    Made from a validated ``TelemetryLogRequest`` and its JSON (``from_wire``), or by
+    ``moxtrace.server.decode`` straight from a request body; ids as canonical text.
+    """
+
+    __slots__ = (
+        "body",
+        "branch_id",
+        "commit_id",
+        "content_storage_key",
+        "event_id",
+        "event_type",
+        "parent_span_id",
+        "prompt_id",
+        "sequence_number",
+        "span_id",
+        "system_metadata",
+        "task_id",
+        "trace_id",
+        "ts_us",
+        "user_metadata",
+    )
+
+    def __init__(
+        self,
+        trace_id: str,
+        span_id: str,
+        event_type: TelemetryEventType,
+        sequence_number: int,
+        event_id: str,
+        ts_us: int,
+        parent_span_id: str | None,
+        content_storage_key: str | None,
+        prompt_id: str | None,
+        task_id: str | None,
+        commit_id: str | None,
+        branch_id: str | None,
+        system_metadata: Metadata,
+        user_metadata: dict[str, Any],
+        body: str,
+    ) -> None:
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.event_type = event_type
+        self.sequence_number = sequence_number
+        self.event_id = event_id
+        self.ts_us = ts_us
+        self.parent_span_id = parent_span_id
+        self.content_storage_key = content_storage_key
+        self.prompt_id = prompt_id
+        self.task_id = task_id
+        self.commit_id = commit_id
+        self.branch_id = branch_id
+        self.system_metadata = system_metadata
+        self.user_metadata = user_metadata
+        self.body = body
+        """``stored_body`` of the event as JSON text (the ``events.body`` column)."""
+
+    def restored(self) -> dict[str, Any]:
+        """The event as sent (``restore_event`` of its row)."""
+        return restore_event(
+            event_id=self.event_id,
+            trace_id=self.trace_id,
+            span_id=self.span_id,
+            event_type=self.event_type.value,
+            sequence_number=self.sequence_number,
+            ts_us=self.ts_us,
+            parent_span_id=self.parent_span_id,
+            content_storage_key=self.content_storage_key,
+            body=orjson.loads(self.body),
+        )
+
+
+def _optional_text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def from_wire(event: TelemetryLogRequest, raw: Mapping[str, Any] | None = None) -> Event:
+    """The ``Event`` of a validated event; its body from ``raw``, the JSON it came from
+    (without it, as for assembly alone, the body is empty).
+
+    ``ValueError`` if ``raw`` cannot be stored as JSON.
+    """
+    raw_id = raw.get("id") if raw is not None else None
+    # The id as sent when it is already canonical (str(UUID) costs more than the check).
+    canonical = type(raw_id) is str and _CANONICAL_UUID.fullmatch(raw_id) is not None
+    return Event(
+        event.trace_id,
+        event.span_id,
+        event.event_type,
+        event.sequence_number,
+        raw_id if canonical else str(event.id),  # type: ignore[arg-type]
+        to_us(event.timestamp),
+        event.parent_span_id,
+        event.content_storage_key,
+        _optional_text(event.prompt_id),
+        _optional_text(event.task_id),
+        event.commit_id,
+        _optional_text(event.branch_id),
+        event.system_metadata,
+        event.user_metadata,
+        dumps(stored_body(raw)) if raw is not None else "{}",
+    )
 
 EVENT_COLUMNS = (
     "tenant",
@@ -238,7 +354,7 @@ class EventRows:
     """``TRACE_COLUMNS`` of the batch's traces (sorted): the store gives each its number
     in the events' transaction. From ``event_rows``, as far as the events' timestamps tell;
     from ``batch_rows``, whole (``Derived.traces``: the spans' times and the root too)."""
-    events: list[TelemetryLogRequest] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
     repeats: int = 0
     """Events dropped because they appeared twice in the batch."""
     times: dict[str, list[int]] = field(default_factory=dict, repr=False)
@@ -261,26 +377,26 @@ class _Span:
     __slots__ = ("end", "llm", "other", "start")
 
     def __init__(self) -> None:
-        self.start: TelemetryLogRequest | None = None
-        self.end: TelemetryLogRequest | None = None
-        self.llm: TelemetryLogRequest | None = None
+        self.start: Event | None = None
+        self.end: Event | None = None
+        self.llm: Event | None = None
         self.other: list[str] = []
 
 
-def _identity(events: Sequence[TelemetryLogRequest | None]) -> tuple[Any, ...]:
+def _identity(events: Sequence[Event | None]) -> tuple[Any, ...]:
     prompt_id = task_id = commit_id = branch_id = None
     metadata: dict[str, Any] | None = None
     for event in events:
         if event is None:
             continue
-        if prompt_id is None and event.prompt_id is not None:
-            prompt_id = str(event.prompt_id)
-        if task_id is None and event.task_id is not None:
-            task_id = str(event.task_id)
+        if prompt_id is None:
+            prompt_id = event.prompt_id
+        if task_id is None:
+            task_id = event.task_id
         if commit_id is None and event.commit_id is not None:
             commit_id = _text(event.commit_id)
-        if branch_id is None and event.branch_id is not None:
-            branch_id = str(event.branch_id)
+        if branch_id is None:
+            branch_id = event.branch_id
         if metadata is None and event.user_metadata:
             metadata = event.user_metadata
     return prompt_id, task_id, commit_id, branch_id, metadata
@@ -297,11 +413,11 @@ def _span_row(
         parent = start.parent_span_id
         name = _text(meta.get("span_name"))
         kind = meta.get("span_kind")
-        if kind not in _KINDS:
+        if type(kind) is not str or kind not in _KINDS:
             kind = "internal"
         start_us = _time_us(meta.get("start_time"))
         if start_us is None:
-            start_us = to_us(start.timestamp)
+            start_us = start.ts_us
         service = _text(meta.get("service_name"))
         prompt_name = _text(meta.get("prompt_name"))
         branch_name = _text(meta.get("branch_name"))
@@ -314,14 +430,14 @@ def _span_row(
             name = _text(meta.get("span_name"))
         end_us = _time_us(meta.get("end_time"))
         if end_us is None:
-            end_us = to_us(end.timestamp)
+            end_us = end.ts_us
         duration = _float(meta.get("duration_ms"))
         if duration is None and start_us is not None:
             duration = (end_us - start_us) / 1000.0
         status = meta.get("status_code")
         if end.event_type is _ERROR:
             status = "ERROR"
-        elif status not in _STATUSES:
+        elif type(status) is not str or status not in _STATUSES:
             status = "UNSET"
         message = _text(meta.get("status_message"))
     if llm is not None:
@@ -355,7 +471,7 @@ def _span_row(
     )
 
 
-def _llm_row(tenant: str, event: TelemetryLogRequest, ts_us: int) -> tuple[Any, ...]:
+def _llm_row(tenant: str, event: Event, ts_us: int) -> tuple[Any, ...]:
     meta = event.system_metadata
     usage = _mapping(meta.get("usage"))
     reasons = meta.get("finish_reasons")
@@ -428,15 +544,15 @@ def _widen(times: dict[str, list[int]], trace_id: str, moment: int) -> None:
         known[1] = moment
 
 
-def event_rows(tenant: str, batch: Sequence[WireEvent], received_us: int) -> EventRows:
+def event_rows(tenant: str, batch: Sequence[Event | WireEvent], received_us: int) -> EventRows:
     """The ``events`` rows of ``batch``, sorted by key (concurrent writers lock in one order).
 
     ``ValueError`` if an event cannot be stored as JSON (the caller answers 400).
     """
     out = EventRows(tenant, received_us)
-    seen: dict[EventKey, WireEvent] = {}
+    seen: dict[EventKey, Event] = {}
     for item in batch:
-        event = item[0]
+        event = item if isinstance(item, Event) else from_wire(*item)
         key: EventKey = (
             event.trace_id,
             event.span_id,
@@ -446,15 +562,12 @@ def event_rows(tenant: str, batch: Sequence[WireEvent], received_us: int) -> Eve
         if key in seen:
             out.repeats += 1
         else:
-            seen[key] = item
+            seen[key] = event
     rows, events = out.rows, out.events
     times: dict[str, list[int]] = {}
     for key in sorted(seen):
-        event, raw = seen[key]
-        raw_id = raw.get("id")
-        # The id as sent when it is already canonical (str(UUID) costs more than the check).
-        canonical = type(raw_id) is str and _CANONICAL_UUID.fullmatch(raw_id) is not None
-        ts_us = to_us(event.timestamp)
+        event = seen[key]
+        ts_us = event.ts_us
         rows.append(
             (
                 tenant,
@@ -462,11 +575,11 @@ def event_rows(tenant: str, batch: Sequence[WireEvent], received_us: int) -> Eve
                 key[1],
                 key[2],
                 key[3],
-                raw_id if canonical else str(event.id),
+                event.event_id,
                 ts_us,
                 event.parent_span_id,
                 event.content_storage_key,
-                dumps(stored_body(raw)),
+                event.body,
                 received_us,
             )
         )
@@ -481,7 +594,7 @@ def event_rows(tenant: str, batch: Sequence[WireEvent], received_us: int) -> Eve
 
 
 def batch_rows(
-    tenant: str, batch: Sequence[WireEvent], received_us: int, *, tail: bool = False
+    tenant: str, batch: Sequence[Event | WireEvent], received_us: int, *, tail: bool = False
 ) -> tuple[EventRows, Derived]:
     """``event_rows`` and ``derive`` of one batch, the events' rows carrying the whole
     trace rows (``Derived.traces``, which cover the events' timestamps too)."""
@@ -519,7 +632,7 @@ def restore_event(
 
 def derive(
     tenant: str,
-    events: Sequence[TelemetryLogRequest],
+    events: Sequence[Event],
     received_us: int,
     *,
     tail: bool = False,
@@ -547,13 +660,13 @@ def derive(
             if span.end is None or kind is _ERROR:
                 span.end = event
         elif kind is _LLM:
-            ts_us = to_us(event.timestamp)
+            ts_us = event.ts_us
             span.llm = event
             out.llm_calls.append(_llm_row(tenant, event, ts_us))
             _widen(times, trace_id, ts_us)
         else:
             span.other.append(kind.value)
-            _widen(times, trace_id, to_us(event.timestamp))
+            _widen(times, trace_id, event.ts_us)
 
     summaries: dict[str, list[dict[str, Any]]] = {}
     roots: dict[str, tuple[Any, ...]] = {}

@@ -23,7 +23,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from moxtrace.server.assemble import Derived, derive
+from moxtrace.server.assemble import Derived, derive, from_wire
 from moxtrace.server.broadcast import Broadcaster
 from moxtrace.server.gcpause import gc_paused
 from moxtrace.server.offload import off_loop
@@ -39,7 +39,7 @@ def _derive(
     tenant: str, events: Sequence[TelemetryLogRequest], received_us: int, tail: bool
 ) -> Derived:
     with gc_paused():
-        return derive(tenant, events, received_us, tail=tail)
+        return derive(tenant, [from_wire(e) for e in events], received_us, tail=tail)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import exc as sa_exc
 
-from moxtrace.server.assemble import Derived, EventRows, WireEvent, batch_rows
+from moxtrace.server.assemble import Derived, Event, EventRows, WireEvent, batch_rows
 from moxtrace.server.errors import ApiError, invalid_payload, unavailable
 from moxtrace.server.gcpause import gc_paused
 from moxtrace.server.indexer import Indexer
@@ -59,7 +59,7 @@ class Ingestor:
         self._retry_after = retry_after
         self.counters = IngestCounters()
 
-    async def ingest(self, tenant: str, events: Sequence[WireEvent]) -> EventsWritten:
+    async def ingest(self, tenant: str, events: Sequence[Event | WireEvent]) -> EventsWritten:
         """Store ``events`` all or nothing; durable when this returns (then indexed)."""
         now_us = int(time.time() * 1e6)
         tail = self._indexer.tails(tenant)

@@ -24,11 +24,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from moxtrace.pipeline.topic import KafkaTopicUrl, RecordTooLarge, events_records
-from moxtrace.server.assemble import WireEvent
+from moxtrace.server.assemble import Event, WireEvent
 from moxtrace.server.errors import ApiError, unavailable
 from moxtrace.server.indexer import Indexer
 from moxtrace.server.ingest import Ingestor
@@ -60,6 +60,11 @@ def parse_queue_url(url: str) -> KafkaTopicUrl:
     if options.get("compression", "none") not in ("none", "gzip"):
         raise ValueError(f"{url!r}: compression must be none or gzip")
     return parsed
+
+
+def _raws(events: Sequence[Event | WireEvent]) -> list[Mapping[str, Any]]:
+    """Each event as sent (a decoded ``Event`` put back together from its body)."""
+    return [item.restored() if isinstance(item, Event) else item[1] for item in events]
 
 
 class QueueIngestor(Ingestor):
@@ -124,7 +129,7 @@ class QueueIngestor(Ingestor):
             _log.info("ingest goes to %s", self.url)
             return producer
 
-    async def ingest(self, tenant: str, events: Sequence[WireEvent]) -> EventsWritten:
+    async def ingest(self, tenant: str, events: Sequence[Event | WireEvent]) -> EventsWritten:
         """Send ``events`` to the topic; durable (acknowledged by all in-sync replicas)
         when this returns. 503 when Kafka does not acknowledge, 413 for an event larger
         than a record may be."""
@@ -132,7 +137,7 @@ class QueueIngestor(Ingestor):
         try:
             records = await off_loop(
                 len(events) * 256,
-                lambda: events_records(tenant, [raw for _, raw in events], self.max_record_bytes),
+                lambda: events_records(tenant, _raws(events), self.max_record_bytes),
             )
         except RecordTooLarge as exc:
             raise ApiError(413, "payload_too_large", str(exc)) from None

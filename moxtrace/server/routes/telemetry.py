@@ -15,7 +15,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from moxtrace.server.assemble import WireEvent, dumps
+from moxtrace.server.assemble import Event, WireEvent, dumps
 from moxtrace.server.body import read_body
 from moxtrace.server.envelope import success
 from moxtrace.server.errors import forbidden, invalid_payload, not_found
@@ -134,7 +134,7 @@ async def put_content(
     return success({"stored": True, "content_storage_key": storage_key, "size": len(text)})
 
 
-def _parse_events(body: bytes) -> list[WireEvent]:
+def _parse_events(body: bytes) -> list[Event] | list[WireEvent]:
     with gc_paused():
         return parse_events(body)
 

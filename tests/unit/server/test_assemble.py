@@ -14,6 +14,7 @@ from moxtrace.server.assemble import (
     batch_rows,
     derive,
     event_rows,
+    from_wire,
     restore_event,
     stored_body,
 )
@@ -172,7 +173,7 @@ def test_a_span_is_assembled_from_its_start_and_end() -> None:
             end(CHILD, "span_error", status_code="OK", status_message="boom"),
         ]
     )
-    derived = derive("t", [e for e, _ in batch], received_us=9)
+    derived = derive("t", [from_wire(*e) for e in batch], received_us=9)
 
     spans = {r["span_id"]: r for r in rows(SPAN_COLUMNS, derived.spans)}
     root, child = spans[ROOT], spans[CHILD]
@@ -202,7 +203,9 @@ def test_a_span_is_assembled_from_its_start_and_end() -> None:
 
 
 def test_an_end_alone_still_makes_a_span() -> None:
-    derived = derive("t", [e for e, _ in validate_events([end(CHILD, span_name="late")])], 1)
+    derived = derive(
+        "t", [from_wire(*e) for e in validate_events([end(CHILD, span_name="late")])], 1
+    )
     (span,) = rows(SPAN_COLUMNS, derived.spans)
     assert span["name"] == "late"
     assert span["start_us"] is None and span["end_us"] == 1_735_689_603_000_000
@@ -226,7 +229,10 @@ def test_llm_calls_and_the_live_tail_summary() -> None:
         },
     )
     derived = derive(
-        "t", [e for e, _ in validate_events([start(CHILD, "chat", ROOT), llm])], 1, tail=True
+        "t",
+        [from_wire(*e) for e in validate_events([start(CHILD, "chat", ROOT), llm])],
+        1,
+        tail=True,
     )
 
     (call,) = rows(LLM_COLUMNS, derived.llm_calls)
@@ -244,13 +250,18 @@ def test_odd_values_never_break_assembly() -> None:
     weird = start(
         ROOT,
         "a\x00b",
-        span_kind="sideways",
+        span_kind=["sideways"],
         start_time="yesterday",
         service_name={"not": "a string"},
     )
     weird["user_metadata"] = {"k" * 200: "v", "long": "x" * 300, "ok\x00": "v\x00"}
     derived = derive(
-        "t", [e for e, _ in validate_events([weird, end(ROOT, duration_ms="slow")])], 1
+        "t",
+        [
+            from_wire(*e)
+            for e in validate_events([weird, end(ROOT, duration_ms="slow", status_code={})])
+        ],
+        1,
     )
     (span,) = rows(SPAN_COLUMNS, derived.spans)
     assert span["name"] == "ab"
@@ -258,4 +269,5 @@ def test_odd_values_never_break_assembly() -> None:
     assert span["start_us"] == 1_735_689_600_000_000  # the event's timestamp
     assert span["service_name"] is None
     assert span["duration_ms"] == 3000.0  # from the times: start fell back to the timestamp
+    assert span["status_code"] == "UNSET"
     assert [(r[3], r[4]) for r in derived.metadata] == [("ok", "v")]
