@@ -170,6 +170,7 @@ def from_wire(event: TelemetryLogRequest, raw: Mapping[str, Any] | None = None) 
         dumps(stored_body(raw)) if raw is not None else "{}",
     )
 
+
 EVENT_COLUMNS = (
     "tenant",
     "trace_id",
