@@ -65,7 +65,7 @@ class Store:
         database = engine.url.database
         if self._write_lock is not None and database and database != ":memory:":
             self._checkpointer = WalCheckpointer(
-                self._writer, os.path.expanduser(database), self._write_lock
+                self._writer, engine, os.path.expanduser(database), self._write_lock
             )
         self.telemetry = TelemetryStore(self)
         self.traces = TraceQueries(self)
