@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
@@ -37,7 +37,6 @@ __all__ = [
     "Event",
     "EventKey",
     "EventRows",
-    "Metadata",
     "WireEvent",
     "batch_rows",
     "derive",
@@ -56,12 +55,6 @@ EventKey = tuple[str, str, str, int]
 
 WireEvent = tuple[TelemetryLogRequest, Mapping[str, Any]]
 """A validated event and the JSON object it was validated from (stored as sent)."""
-
-
-class Metadata(Protocol):
-    """What assembly reads of ``system_metadata``: a dict, or a decoder's view of one."""
-
-    def get(self, key: str, /) -> Any: ...
 
 
 class Event:
@@ -103,7 +96,7 @@ class Event:
         task_id: str | None,
         commit_id: str | None,
         branch_id: str | None,
-        system_metadata: Metadata,
+        system_metadata: dict[str, Any],
         user_metadata: dict[str, Any],
         body: str,
     ) -> None:
