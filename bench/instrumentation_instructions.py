@@ -68,7 +68,8 @@ def counted(fn: Callable[[], Any], calls: int) -> None:
 
 
 class _Canned:
-    """The instrumented SDK methods, replaced by functions returning what each returned once."""
+    """The instrumented SDK methods, replaced by functions returning what each returned once
+    (with ``stream=True`` and without)."""
 
     def __init__(self) -> None:
         from moxtrace.instrumentation._endpoints import SDKS
@@ -82,7 +83,7 @@ class _Canned:
                 original = vars(owner).get(endpoint.method)
                 if original is not None:
                     self.methods.append((owner, endpoint.method, original))
-        self.answers: dict[tuple[Any, str], Any] = {}
+        self.answers: dict[tuple[Any, str, bool], Any] = {}  # (owner, method, stream=True)
 
     def record(self) -> None:
         """SDK methods that run, and keep what they return (a stream's chunks, listed)."""
@@ -92,31 +93,26 @@ class _Canned:
                 self_: Any, *args: Any, _key: Any = (owner, name), _o: Any = original, **kw: Any
             ) -> Any:
                 result = _o(self_, *args, **kw)
+                key = (*_key, kw.get("stream") is True)
                 if isinstance(result, Iterator) or hasattr(result, "__next__"):
                     chunks = list(result)
-                    self.answers[_key] = ("stream", chunks)
+                    self.answers[key] = chunks
                     return iter(chunks)
-                self.answers[_key] = ("value", result)
+                self.answers[key] = result
                 return result
 
             setattr(owner, name, recording)
 
     def replay(self) -> None:
         """SDK methods that return the recorded answer, doing nothing else."""
+        answers = self.answers
         for owner, name, _ in self.methods:
-            kind, answer = self.answers.get((owner, name), ("value", None))
-            if kind == "stream":
 
-                def streaming(self_: Any, *args: Any, _chunks: Any = answer, **kw: Any) -> Any:
-                    return iter(_chunks)
+            def replaying(self_: Any, *args: Any, _key: Any = (owner, name), **kw: Any) -> Any:
+                answer = answers.get((*_key, kw.get("stream") is True))
+                return iter(answer) if isinstance(answer, list) else answer
 
-                setattr(owner, name, streaming)
-            else:
-
-                def returning(self_: Any, *args: Any, _value: Any = answer, **kw: Any) -> Any:
-                    return _value
-
-                setattr(owner, name, returning)
+            setattr(owner, name, replaying)
 
     def restore(self) -> None:
         for owner, name, original in self.methods:

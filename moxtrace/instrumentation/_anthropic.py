@@ -9,6 +9,7 @@ from moxtrace.instrumentation._request import (
     Content,
     Request,
     blob_part,
+    is_mapping,
     number,
     plain,
     reasoning_part,
@@ -45,7 +46,7 @@ def _source(block: Mapping[str, Any], modality: str) -> dict[str, Any]:
 
 def _result_text(content: Any) -> Any:
     if isinstance(content, list):
-        texts = [b.get("text") for b in content if isinstance(b, Mapping) and "text" in b]
+        texts = [b.get("text") for b in content if is_mapping(b) and "text" in b]
         if len(texts) == len(content):
             return "".join(str(t) for t in texts)
         return [plain(b) for b in content]
@@ -54,7 +55,7 @@ def _result_text(content: Any) -> Any:
 
 def _message(message: Any) -> list[dict[str, Any]]:
     message = plain(message)
-    if not isinstance(message, Mapping):
+    if not is_mapping(message):
         return []
     role = str(message.get("role") or "user")
     content = message.get("content")
@@ -64,7 +65,7 @@ def _message(message: Any) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     for raw in sequence(content):
         block = plain(raw)
-        if not isinstance(block, Mapping):
+        if not is_mapping(block):
             continue
         kind = block.get("type")
         if kind == "text":
@@ -98,7 +99,7 @@ def read_content(kwargs: Mapping[str, Any]) -> Content:
     else:
         for block in sequence(raw_system):
             block = plain(block)
-            if isinstance(block, Mapping) and block.get("type") == "text":
+            if is_mapping(block) and block.get("type") == "text":
                 system.append(text_part(str(block.get("text") or "")))
     messages: list[dict[str, Any]] = []
     for message in sequence(kwargs.get("messages")):
@@ -106,7 +107,7 @@ def read_content(kwargs: Mapping[str, Any]) -> Content:
     tools: list[dict[str, Any]] = []
     for raw in sequence(kwargs.get("tools")):
         tool = plain(raw)
-        if not isinstance(tool, Mapping):
+        if not is_mapping(tool):
             continue
         if "input_schema" in tool:
             definition: dict[str, Any] = {"type": "function", "name": tool.get("name")}

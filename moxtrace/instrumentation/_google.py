@@ -14,6 +14,7 @@ from moxtrace.instrumentation._request import (
     Content,
     Request,
     blob_part,
+    is_mapping,
     number,
     plain,
     reasoning_part,
@@ -28,22 +29,27 @@ from moxtrace.session.providers._common import pick
 
 __all__ = ["read_content", "read_request"]
 
+_SEQUENCES = (list, tuple)
+
 
 def _config(kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
     config = plain(kwargs.get("config"))
-    return config if isinstance(config, Mapping) else {}
+    return config if is_mapping(config) else {}
 
 
 def read_request(kwargs: Mapping[str, Any]) -> Request:
     """Model and ``config``'s ``max_output_tokens`` / ``temperature`` / ``top_p``."""
     config = kwargs.get("config")
     parameters: dict[str, Any] = {}
+    if config is None:
+        return Request(text(kwargs.get("model")), parameters, False)
+    as_mapping = is_mapping(config)
     for key, name in (
         ("max_tokens", "max_output_tokens"),
         ("temperature", "temperature"),
         ("top_p", "top_p"),
     ):
-        raw = config.get(name) if isinstance(config, Mapping) else getattr(config, name, None)
+        raw = config.get(name) if as_mapping else getattr(config, name, None)
         value = number(raw)
         if value is not None:
             parameters[key] = value
@@ -54,22 +60,22 @@ def _part(part: Mapping[str, Any]) -> dict[str, Any] | None:
     if isinstance(part.get("text"), str):
         return reasoning_part(part["text"]) if part.get("thought") else text_part(part["text"])
     call = pick(part, "function_call", "functionCall")
-    if isinstance(call, Mapping):
+    if is_mapping(call):
         return tool_call_part(
             call.get("id") or call.get("name"), call.get("name"), call.get("args")
         )
     response = pick(part, "function_response", "functionResponse")
-    if isinstance(response, Mapping):
+    if is_mapping(response):
         return tool_response_part(
             response.get("id") or response.get("name"), response.get("response")
         )
     inline = pick(part, "inline_data", "inlineData")
-    if isinstance(inline, Mapping):
+    if is_mapping(inline):
         mime = pick(inline, "mime_type", "mimeType")
         modality = "image" if str(mime).startswith("image/") else "document"
         return blob_part(modality, inline.get("data"), mime)
     file = pick(part, "file_data", "fileData")
-    if isinstance(file, Mapping):
+    if is_mapping(file):
         mime = pick(file, "mime_type", "mimeType")
         modality = "image" if str(mime).startswith("image/") else "document"
         return uri_part(modality, str(pick(file, "file_uri", "fileUri")), mime)
@@ -81,11 +87,7 @@ def _parts(raw_parts: Any) -> list[dict[str, Any]]:
     for raw in sequence(raw_parts):
         part = plain(raw)
         converted = (
-            text_part(part)
-            if isinstance(part, str)
-            else _part(part)
-            if isinstance(part, Mapping)
-            else None
+            text_part(part) if isinstance(part, str) else _part(part) if is_mapping(part) else None
         )
         if converted is not None:
             parts.append(converted)
@@ -101,17 +103,21 @@ def _message(content: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _messages(contents: Any) -> list[dict[str, Any]]:
-    items = sequence(contents) if isinstance(contents, list | tuple) else [contents]
+    if isinstance(contents, str):  # the common case: one user message
+        return [{"role": "user", "parts": [text_part(contents)]}]
+    items = sequence(contents) if isinstance(contents, _SEQUENCES) else [contents]
     messages: list[dict[str, Any]] = []
     loose: list[Any] = []  # strings and parts outside a Content: one user message
     for raw in items:
         item = plain(raw)
-        if isinstance(item, Mapping) and "parts" in item:
+        if isinstance(item, str):
+            loose.append(item)
+        elif is_mapping(item) and "parts" in item:
             if loose:
                 messages.append(_message({"role": "user", "parts": loose}))
                 loose = []
             messages.append(_message(item))
-        elif isinstance(item, str | Mapping):
+        elif is_mapping(item):
             loose.append(item)
     if loose:
         messages.append(_message({"role": "user", "parts": loose}))
@@ -121,17 +127,17 @@ def _messages(contents: Any) -> list[dict[str, Any]]:
 def _tools(config: Mapping[str, Any]) -> list[dict[str, Any]]:
     tools: list[dict[str, Any]] = []
     for raw in sequence(config.get("tools")):
-        if callable(raw) and not isinstance(raw, Mapping):  # automatic function calling
+        if callable(raw) and not is_mapping(raw):  # automatic function calling
             tools.append({"type": "function", "name": getattr(raw, "__name__", "function")})
             continue
         tool = plain(raw)
-        if not isinstance(tool, Mapping):
+        if not is_mapping(tool):
             continue
         for raw_declaration in sequence(
             pick(tool, "function_declarations", "functionDeclarations")
         ):
             declaration = plain(raw_declaration)
-            if not isinstance(declaration, Mapping):
+            if not is_mapping(declaration):
                 continue
             definition: dict[str, Any] = {"type": "function", "name": declaration.get("name")}
             if declaration.get("description"):
@@ -152,10 +158,12 @@ def read_content(kwargs: Mapping[str, Any]) -> Content:
     """``contents``, and ``config``'s ``system_instruction`` and ``tools``."""
     config = _config(kwargs)
     system: list[dict[str, Any]] = []
-    instruction = plain(pick(config, "system_instruction", "systemInstruction"))
+    instruction = pick(config, "system_instruction", "systemInstruction")
+    if instruction.__class__ is not str:
+        instruction = plain(instruction)
     if isinstance(instruction, str):
         system.append(text_part(instruction))
-    elif isinstance(instruction, Mapping) and "parts" in instruction:
+    elif is_mapping(instruction) and "parts" in instruction:
         system.extend(_parts(instruction.get("parts")))
     elif instruction is not None:
         system.extend(

@@ -10,6 +10,7 @@ from moxtrace.instrumentation._request import (
     Request,
     blob_part,
     data_url_part,
+    is_mapping,
     number,
     plain,
     reasoning_part,
@@ -70,7 +71,7 @@ def _parts(content: Any) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     for raw in sequence(content):
         part = plain(raw)
-        if not isinstance(part, Mapping):
+        if not is_mapping(part):
             continue
         kind = part.get("type")
         if kind in ("text", "input_text", "output_text"):
@@ -79,7 +80,7 @@ def _parts(content: Any) -> list[dict[str, Any]]:
             parts.append(text_part(str(part.get("refusal") or "")))
         elif kind == "image_url":
             image = part.get("image_url")
-            url = image.get("url") if isinstance(image, Mapping) else image
+            url = image.get("url") if is_mapping(image) else image
             if isinstance(url, str):
                 parts.append(data_url_part("image", url))
         elif kind == "input_image":
@@ -105,11 +106,11 @@ def _function_tools(raw_tools: Any, nested: bool) -> list[dict[str, Any]]:
     tools: list[dict[str, Any]] = []
     for raw in sequence(raw_tools):
         tool = plain(raw)
-        if not isinstance(tool, Mapping):
+        if not is_mapping(tool):
             continue
         if tool.get("type") == "function":
             function = tool.get("function") if nested else tool
-            if not isinstance(function, Mapping):
+            if not is_mapping(function):
                 continue
             definition: dict[str, Any] = {"type": "function", "name": function.get("name")}
             if function.get("description"):
@@ -128,7 +129,7 @@ def read_chat_content(kwargs: Mapping[str, Any]) -> Content:
     messages: list[dict[str, Any]] = []
     for raw in sequence(kwargs.get("messages")):
         message = plain(raw)
-        if not isinstance(message, Mapping):
+        if not is_mapping(message):
             continue
         role = str(message.get("role") or "user")
         if role in _SYSTEM_ROLES:
@@ -140,7 +141,7 @@ def read_chat_content(kwargs: Mapping[str, Any]) -> Content:
             parts = _parts(message.get("content"))
             for raw_call in sequence(message.get("tool_calls")):
                 call = plain(raw_call)
-                if isinstance(call, Mapping):
+                if is_mapping(call):
                     function = call.get("function") or {}
                     parts.append(
                         tool_call_part(
@@ -163,7 +164,7 @@ def read_responses_content(kwargs: Mapping[str, Any]) -> Content:
         messages.append({"role": "user", "parts": [text_part(raw_input)]})
     for raw in sequence(raw_input):
         item = plain(raw)
-        if not isinstance(item, Mapping):
+        if not is_mapping(item):
             continue
         kind = item.get("type")
         if kind == "function_call":
@@ -173,9 +174,7 @@ def read_responses_content(kwargs: Mapping[str, Any]) -> Content:
             result = tool_response_part(item.get("call_id"), item.get("output"))
             messages.append({"role": "tool", "parts": [result]})
         elif kind == "reasoning":
-            summary = [
-                s.get("text") for s in sequence(item.get("summary")) if isinstance(s, Mapping)
-            ]
+            summary = [s.get("text") for s in sequence(item.get("summary")) if is_mapping(s)]
             text_ = "\n".join(str(s) for s in summary if s)
             messages.append({"role": "assistant", "parts": [reasoning_part(text_)]})
         elif "role" in item:

@@ -32,13 +32,13 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation import _SPAN_KEY
 from opentelemetry.util.types import AttributeValue
-from pydantic import BaseModel
 
 from moxtrace._ratelimit import RateLimitedLogger
 from moxtrace.instrumentation._content import guard_exporters
 from moxtrace.instrumentation._endpoints import Endpoint
-from moxtrace.instrumentation._reply import Reply, read_reply
+from moxtrace.instrumentation._reply import Reply, is_model, new_reply, read_reply
 from moxtrace.instrumentation._request import EMPTY_CONTENT, Request
+from moxtrace.instrumentation._stream import wrap_stream
 from moxtrace.instrumentation._stream_reply import StreamReply, stream_reply
 from moxtrace.session.providers import parse_response
 from moxtrace.tracing import semconv
@@ -59,6 +59,9 @@ ACTIVE_KEY = otel_context.create_key("moxtrace-llm-call")
 """Set in the context an instrumented SDK method runs in."""
 
 _GENAI_MARKERS = (semconv.GEN_AI_OPERATION_NAME, "gen_ai.system")
+# Enum members read off their class on every call cost a Python call each.
+_CLIENT = SpanKind.CLIENT
+_NO_CONTENT = ContentCapture.NONE
 
 
 def call_in_flight(context: Context | None = None) -> bool:
@@ -138,7 +141,7 @@ class Recorder:
                 span = runtime.tracer.start_span(
                     f"chat {request.model}" if request.model else "chat",
                     context=parent,
-                    kind=SpanKind.CLIENT,
+                    kind=_CLIENT,
                     attributes=attributes,
                 )
                 owned = True
@@ -220,8 +223,6 @@ class LLMCall:
                 if _raw_response(result):
                     self.end(None)
                     return result
-                from moxtrace.instrumentation._stream import wrap_stream
-
                 return wrap_stream(result, self, self.stream_reply())
             response = result
             if _raw_response(result):
@@ -275,7 +276,7 @@ class LLMCall:
             if parsed is not None and first_chunk_at is not None:
                 waited = max(0.0, (first_chunk_at - self.started) * 1e3)
                 if parsed.__class__ is Reply:
-                    parsed = parsed._replace(time_to_first_chunk_ms=waited)
+                    parsed = new_reply((*parsed[:-1], waited))  # not _replace: Python-level
                 else:
                     parsed.time_to_first_chunk_ms = waited  # type: ignore[misc]
         except Exception:
@@ -329,7 +330,7 @@ class LLMCall:
         recorder = self.recorder
         capture = recorder.content_capture
         content = EMPTY_CONTENT
-        if capture is not ContentCapture.NONE:
+        if capture is not _NO_CONTENT:
             try:
                 content = self.endpoint.read_content(self.kwargs)
             except Exception:
@@ -369,6 +370,6 @@ def _snapshot(stream: Any) -> Any:
 
 def _raw_response(result: Any) -> bool:
     """Whether ``result`` is an SDK raw-response wrapper (``with_raw_response``)."""
-    if isinstance(result, BaseModel):  # the parsed response itself, the common case
+    if is_model(result):  # the parsed response itself, the common case
         return False
     return hasattr(result, "http_response") and callable(getattr(result, "parse", None))

@@ -16,6 +16,7 @@ same span attributes on each provider's response shapes.
 
 from __future__ import annotations
 
+import functools
 from enum import Enum
 from typing import Any, NamedTuple
 
@@ -26,7 +27,17 @@ from moxtrace.session.providers import anthropic, google, openai_chat, openai_re
 from moxtrace.types.content import Provider
 from moxtrace.types.telemetry import StopReason
 
-__all__ = ["Reply", "Usage", "chat_reply", "google_part", "google_reply", "read_reply"]
+__all__ = [
+    "Reply",
+    "Usage",
+    "chat_reply",
+    "google_part",
+    "google_reply",
+    "is_model",
+    "new_reply",
+    "new_usage",
+    "read_reply",
+]
 
 
 class Usage(NamedTuple):
@@ -52,23 +63,53 @@ class Reply(NamedTuple):
     time_to_first_chunk_ms: float | None = None
 
 
+_MODEL_CLASSES: dict[type, bool] = {}
+
+
+def is_model(value: Any) -> bool:
+    """``isinstance(value, BaseModel)``, remembered by class: pydantic's metaclass is an ABC,
+    whose check runs in Python, on every response and chunk."""
+    kind = value.__class__
+    known = _MODEL_CLASSES.get(kind)
+    if known is None:
+        if len(_MODEL_CLASSES) > 1024:  # bounded: classes made on the fly come and go
+            _MODEL_CLASSES.clear()
+        known = _MODEL_CLASSES[kind] = isinstance(value, BaseModel)
+    return known
+
+
+OPENAI_CHAT = Provider.OPENAI_CHAT
+OPENAI_RESPONSES = Provider.OPENAI_RESPONSES
+ANTHROPIC = Provider.ANTHROPIC
+GOOGLE_GEMINI = Provider.GOOGLE_GEMINI
+GOOGLE_VERTEX = Provider.GOOGLE_VERTEX
+_STOP = StopReason.STOP
+_TOOL_CALL = StopReason.TOOL_CALL
+
+# ``Usage`` / ``Reply`` from a tuple of all their fields, without the NamedTuple's Python
+# ``__new__`` (one of each per call).
+new_usage = functools.partial(tuple.__new__, Usage)
+new_reply = functools.partial(tuple.__new__, Reply)
+
+
 class _Unread(Exception):
     """A response this module does not read: the parser does."""
 
 
 def read_reply(response: Any, provider: Provider) -> Reply | None:
     """The ``Reply`` of an SDK response object, or None to leave it to the parser."""
-    if not isinstance(response, BaseModel):
+    if not is_model(response):
         return None
     try:
-        # Compared by identity: an enum's hash is a Python call.
-        if provider is Provider.OPENAI_CHAT:
+        # Compared by identity with module constants: reading an enum member off its
+        # class is a Python call.
+        if provider is OPENAI_CHAT:
             return _openai_chat(response)
-        if provider is Provider.ANTHROPIC:
+        if provider is ANTHROPIC:
             return _anthropic(response)
-        if provider is Provider.OPENAI_RESPONSES:
+        if provider is OPENAI_RESPONSES:
             return _openai_responses(response)
-        if provider is Provider.GOOGLE_GEMINI or provider is Provider.GOOGLE_VERTEX:
+        if provider is GOOGLE_GEMINI or provider is GOOGLE_VERTEX:
             return _google(response)
     except Exception:  # _Unread, or a shape the attribute reads did not expect
         pass
@@ -104,11 +145,16 @@ def _count(holder: Any, name: str) -> int | None:
     value = holder.__dict__.get(name)
     if value.__class__ is int:
         return value
-    return as_int(_field(holder, name))
+    if value is None:  # unset, or not a field: perhaps an extra
+        extra = holder.__pydantic_extra__
+        if not extra:
+            return None
+        value = extra.get(name)
+    return as_int(value)
 
 
 def _tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
-    if isinstance(arguments, BaseModel):
+    if arguments is not None and is_model(arguments):
         raise _Unread
     return {
         "type": "tool_call",
@@ -176,19 +222,24 @@ def chat_reply(
     prompt = usage and _field(usage, "prompt_tokens_details")
     completion = usage and _field(usage, "completion_tokens_details")
     raw_stop = _text(finish)
-    return Reply(
-        _text(model),
-        _text(response_id),
-        openai_chat.STOP_REASONS.get(raw_stop) if raw_stop else None,
-        raw_stop,
-        Usage(
-            _count(usage, "prompt_tokens"),
-            _count(usage, "completion_tokens"),
-            _count(completion, "reasoning_tokens"),
-            _count(prompt, "cached_tokens"),
-            _count(prompt, "cache_write_tokens"),
-        ),
-        (parts, calls),
+    return new_reply(
+        (
+            _text(model),
+            _text(response_id),
+            openai_chat.STOP_REASONS.get(raw_stop) if raw_stop else None,
+            raw_stop,
+            new_usage(
+                (
+                    _count(usage, "prompt_tokens"),
+                    _count(usage, "completion_tokens"),
+                    _count(completion, "reasoning_tokens"),
+                    _count(prompt, "cached_tokens"),
+                    _count(prompt, "cache_write_tokens"),
+                )
+            ),
+            (parts, calls),
+            None,
+        )
     )
 
 
@@ -222,19 +273,24 @@ def _openai_responses(response: Any) -> Reply:
     usage = response.usage
     input_details = usage and _field(usage, "input_tokens_details")
     output_details = usage and _field(usage, "output_tokens_details")
-    return Reply(
-        _text(response.model),
-        _text(response.id),
-        stop,
-        raw_stop,
-        Usage(
-            _count(usage, "input_tokens"),
-            _count(usage, "output_tokens"),
-            _count(output_details, "reasoning_tokens"),
-            _count(input_details, "cached_tokens"),
-            _count(input_details, "cache_write_tokens"),
-        ),
-        (parts, calls),
+    return new_reply(
+        (
+            _text(response.model),
+            _text(response.id),
+            stop,
+            raw_stop,
+            new_usage(
+                (
+                    _count(usage, "input_tokens"),
+                    _count(usage, "output_tokens"),
+                    _count(output_details, "reasoning_tokens"),
+                    _count(input_details, "cached_tokens"),
+                    _count(input_details, "cache_write_tokens"),
+                )
+            ),
+            (parts, calls),
+            None,
+        )
     )
 
 
@@ -261,19 +317,24 @@ def _anthropic(response: Any) -> Reply:
     if input_tokens is not None:  # all input, cached or not, as the parser counts it
         input_tokens += (cache_read or 0) + (cache_creation or 0)
     raw_stop = _text(response.stop_reason)
-    return Reply(
-        _text(response.model),
-        _text(response.id),
-        anthropic.STOP_REASONS.get(raw_stop) if raw_stop else None,
-        raw_stop,
-        Usage(
-            input_tokens,
-            _count(usage, "output_tokens"),
-            _count(usage and _field(usage, "output_tokens_details"), "thinking_tokens"),
-            cache_read,
-            cache_creation,
-        ),
-        (parts, calls),
+    return new_reply(
+        (
+            _text(response.model),
+            _text(response.id),
+            anthropic.STOP_REASONS.get(raw_stop) if raw_stop else None,
+            raw_stop,
+            new_usage(
+                (
+                    input_tokens,
+                    _count(usage, "output_tokens"),
+                    _count(usage and _field(usage, "output_tokens_details"), "thinking_tokens"),
+                    cache_read,
+                    cache_creation,
+                )
+            ),
+            (parts, calls),
+            None,
+        )
     )
 
 
@@ -324,23 +385,29 @@ def google_reply(
     """The ``Reply`` of a ``GenerateContentResponse`` (or of its chunks) with these fields."""
     raw = finish.value if isinstance(finish, Enum) else finish
     stop = google.STOP_REASONS.get(str(raw)) if raw else None
-    if stop is StopReason.STOP and calls:
-        stop = StopReason.TOOL_CALL
+    if stop is _STOP and calls:
+        stop = _TOOL_CALL
     candidates_tokens = _count(usage, "candidates_token_count")
     thoughts = _count(usage, "thoughts_token_count")
     output = None
     if candidates_tokens is not None or thoughts is not None:
         output = (candidates_tokens or 0) + (thoughts or 0)
-    return Reply(
-        _text(model),
-        _text(response_id),
-        stop,
-        str(raw) if raw else None,
-        Usage(
-            _count(usage, "prompt_token_count"),
-            output,
-            thoughts,
-            _count(usage, "cached_content_token_count"),
-        ),
-        (parts, calls),
+    return new_reply(
+        (
+            _text(model),
+            _text(response_id),
+            stop,
+            str(raw) if raw else None,
+            new_usage(
+                (
+                    _count(usage, "prompt_token_count"),
+                    output,
+                    thoughts,
+                    _count(usage, "cached_content_token_count"),
+                    None,
+                )
+            ),
+            (parts, calls),
+            None,
+        )
     )

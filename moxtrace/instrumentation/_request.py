@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 from moxtrace.session.genai import BLOB_CONTENT_LIMIT
 from moxtrace.session.providers._common import parse_arguments
@@ -23,6 +23,7 @@ __all__ = [
     "Content",
     "Request",
     "blob_part",
+    "is_mapping",
     "number",
     "plain",
     "reasoning_part",
@@ -58,7 +59,7 @@ EMPTY_CONTENT = Content([], [], [])
 
 # Tuples, not ``int | float`` unions: isinstance against a union costs several times more,
 # and these checks run on every argument of every instrumented call.
-_PLAIN = (Mapping, str, int, float, bool)
+_PLAIN = (str, int, float, bool, Mapping)  # Mapping last: its check is an ABC's, in Python
 _NUMBERS = (int, float)
 _SEQUENCES = (list, tuple)
 
@@ -76,6 +77,11 @@ def plain(value: Any) -> Any:
         except Exception:
             return None
     return value
+
+
+def is_mapping(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)``, a dict first: the ABC's check runs in Python."""
+    return value.__class__ is dict or isinstance(value, Mapping)
 
 
 def sequence(value: Any) -> Sequence[Any]:

@@ -17,23 +17,25 @@ twice when a chunk hands over halfway. tests/unit/instrumentation/test_stream_re
 holds both paths to the same span attributes, for real SDK chunk objects.
 
 OpenAI Responses streams end with an event carrying the whole ``Response``: that is read
-by ``read_reply``. Until it arrives the deltas go to the accumulator, as small dicts read
-off the events (the response snapshots and finished items are kept as they are, and
-dumped only for a stream cut short before its final event).
+by ``read_reply``. Until it arrives, each output item's events are kept (the items as the
+SDK's objects, the deltas as small dicts read off the events), and replayed to the
+accumulator only for a stream cut short before its final event.
 """
 
 from __future__ import annotations
 
+import importlib
 from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel
 
 from moxtrace.instrumentation._reply import (
+    ANTHROPIC,
+    OPENAI_CHAT,
+    OPENAI_RESPONSES,
     Reply,
-    Usage,
     _count,
-    _field,
     _reasoning_part,
     _text,
     _text_part,
@@ -42,6 +44,9 @@ from moxtrace.instrumentation._reply import (
     chat_reply,
     google_part,
     google_reply,
+    is_model,
+    new_reply,
+    new_usage,
     read_reply,
 )
 from moxtrace.session._wire import as_dict, as_int
@@ -111,6 +116,19 @@ class StreamReply:
         raise NotImplementedError
 
 
+_SDK_CLASSES: dict[tuple[str, str], Any] = {}
+
+
+def _sdk_class(module: str, name: str) -> Any:
+    """An SDK class, imported the first time a stream needs it (the SDK is installed: it
+    made the stream)."""
+    key = (module, name)
+    kind = _SDK_CLASSES.get(key)
+    if kind is None:
+        kind = _SDK_CLASSES[key] = getattr(importlib.import_module(module), name)
+    return kind
+
+
 def _model(chunk: Any, kind: type[BaseModel]) -> dict[str, Any]:
     """The fields of ``chunk`` if it is a ``kind`` (not a subclass: its fields may differ)."""
     if chunk.__class__ is not kind:
@@ -118,17 +136,8 @@ def _model(chunk: Any, kind: type[BaseModel]) -> dict[str, Any]:
     return chunk.__dict__
 
 
-def _pieces(value: Any) -> str | None:
-    """A text delta the accumulator would keep (a truthy one), which must be a str."""
-    if not value:
-        return None
-    if value.__class__ is not str:
-        raise _Unread
-    return value
-
-
 def _dump(value: Any) -> Any:
-    return as_dict(value) if isinstance(value, BaseModel) else value
+    return as_dict(value) if is_model(value) else value
 
 
 # -- OpenAI Chat Completions ------------------------------------------------------------
@@ -148,9 +157,7 @@ class ChatChunks(StreamReply):
 
     def __init__(self, provider: Provider, started: float) -> None:
         super().__init__(provider, started)
-        from openai.types.chat import ChatCompletionChunk
-
-        self._kind = ChatCompletionChunk
+        self._kind = _sdk_class("openai.types.chat", "ChatCompletionChunk")
         self._head: dict[str, Any] = {}
         self._content: list[str] = []
         self._refusal: list[str] = []
@@ -160,49 +167,66 @@ class ChatChunks(StreamReply):
         self._usage: Any = None
 
     def _read(self, chunk: Any) -> None:
-        fields = _model(chunk, self._kind)
+        if chunk.__class__ is not self._kind:
+            raise _Unread
+        fields = chunk.__dict__
         content = refusal = reasoning = finish = None
-        calls: list[tuple[int, Any, Any, str | None]] = []
+        calls: list[tuple[int, Any, Any, Any]] | None = None
         for choice in fields["choices"]:
             if choice.index != 0:
                 continue
             delta = choice.delta
             if delta is not None:
-                content = _pieces(delta.content)
-                refusal = _pieces(delta.refusal)
+                content = delta.content
+                if content and content.__class__ is not str:
+                    raise _Unread
+                refusal = delta.refusal
+                if refusal and refusal.__class__ is not str:
+                    raise _Unread
                 # Not in OpenAI's API; OpenAI-compatible servers (vLLM, DeepSeek) send it.
-                reasoning = _field(delta, "reasoning_content") or _field(delta, "reasoning")
-                if not isinstance(reasoning, str):
-                    reasoning = None
-                for call in delta.tool_calls or ():
-                    function = call.function
-                    name = arguments = None
-                    if function is not None:
-                        name, arguments = function.name, _pieces(function.arguments)
-                    calls.append((call.index, call.id, name, arguments))
+                extra = delta.__pydantic_extra__
+                if extra:
+                    reasoning = extra.get("reasoning_content") or extra.get("reasoning")
+                    if not isinstance(reasoning, str):
+                        reasoning = None
+                tool_calls = delta.tool_calls
+                if tool_calls:
+                    calls = []
+                    for call in tool_calls:
+                        function = call.function
+                        name = arguments = None
+                        if function is not None:
+                            name, arguments = function.name, function.arguments
+                            if arguments and arguments.__class__ is not str:
+                                raise _Unread
+                        calls.append((call.index, call.id, name, arguments))
             if choice.finish_reason:
                 finish = choice.finish_reason
         # Read; now kept.
         head = self._head
-        for key in ("id", "model", "created"):
-            if key not in head and fields[key] is not None:
-                head[key] = fields[key]
-        if fields["usage"]:
-            self._usage = fields["usage"]
+        if len(head) < 3:
+            for key in ("id", "model", "created"):
+                if key not in head and fields[key] is not None:
+                    head[key] = fields[key]
+        usage = fields["usage"]
+        if usage:
+            self._usage = usage
         if content:
             self._content.append(content)
         if refusal:
             self._refusal.append(refusal)
         if reasoning is not None:
             self._reasoning.append(reasoning)
-        for index, call_id, name, arguments in calls:
-            slot = self._calls.get(index)
-            if slot is None:
-                slot = self._calls[index] = [None, None, []]
-            slot[0] = slot[0] or call_id
-            slot[1] = slot[1] or name
-            if arguments:
-                slot[2].append(arguments)
+        if calls:
+            slots = self._calls
+            for index, call_id, name, arguments in calls:
+                slot = slots.get(index)
+                if slot is None:
+                    slot = slots[index] = [None, None, []]
+                slot[0] = slot[0] or call_id
+                slot[1] = slot[1] or name
+                if arguments:
+                    slot[2].append(arguments)
         if finish:
             self._finish = finish
 
@@ -248,7 +272,7 @@ _ANTHROPIC_BLOCK_FIELDS = ("type", "text", "id", "name", "input", "thinking", "s
 class AnthropicEvents(StreamReply):
     """``RawMessageStreamEvent`` objects, as ``AnthropicStreamAccumulator`` reads them."""
 
-    __slots__ = ("_blocks", "_json", "_message", "_stop", "_usage")
+    __slots__ = ("_blocks", "_json", "_message", "_pieces", "_stop", "_usage")
 
     def __init__(self, provider: Provider, started: float) -> None:
         super().__init__(provider, started)
@@ -256,54 +280,60 @@ class AnthropicEvents(StreamReply):
         self._stop: dict[str, Any] = {}
         self._usage: dict[str, Any] = {}
         self._blocks: dict[int, dict[str, Any]] = {}
+        # (index, "text" or "thinking"): the deltas after the block's start, joined at the
+        # end (the accumulator adds each to the text so far: quadratic in a long stream)
+        self._pieces: dict[tuple[int, str], list[str]] = {}
         self._json: dict[int, list[str]] = {}
 
     def _read(self, event: Any) -> None:
-        if not isinstance(event, BaseModel):
+        if not is_model(event):
             raise _Unread
-        kind = event.type  # type: ignore[attr-defined]
+        kind = event.type
         if kind == "content_block_delta":
-            index = event.index  # type: ignore[attr-defined]
-            delta = event.delta  # type: ignore[attr-defined]
+            index = event.index
+            delta = event.delta
             dtype = delta.type
             block = self._blocks.get(index)
             if dtype == "text_delta":
                 text = _text(delta.text) or ""
-                block = self._block(index, block)
-                block["text"] = (block.get("text") or "") + text
+                self._block(index, block)
+                self._pieces.setdefault((index, "text"), []).append(text)
             elif dtype == "input_json_delta":
                 piece = _text(delta.partial_json) or ""
                 self._block(index, block)
                 self._json.setdefault(index, []).append(piece)
             elif dtype == "thinking_delta":
                 text = _text(delta.thinking) or ""
-                block = self._block(index, block)
-                block["thinking"] = (block.get("thinking") or "") + text
+                self._block(index, block)
+                self._pieces.setdefault((index, "thinking"), []).append(text)
             elif dtype == "signature_delta":
                 signature = _text(delta.signature)
                 self._block(index, block)["signature"] = signature
             else:
                 self._block(index, block)
         elif kind == "content_block_start":
-            block = event.content_block  # type: ignore[attr-defined]
-            if not isinstance(block, BaseModel):
+            block = event.content_block
+            if not is_model(block):
                 raise _Unread
             fields = block.__dict__
             read = {name: fields[name] for name in _ANTHROPIC_BLOCK_FIELDS if name in fields}
             extra = block.__pydantic_extra__
             if extra:
                 read.update((k, v) for k, v in extra.items() if k in _ANTHROPIC_BLOCK_FIELDS)
-            self._blocks[event.index] = read  # type: ignore[attr-defined]
+            index = event.index
+            self._blocks[index] = read
+            self._pieces.pop((index, "text"), None)
+            self._pieces.pop((index, "thinking"), None)
         elif kind == "message_start":
-            message = event.message  # type: ignore[attr-defined]
-            if not isinstance(message, BaseModel):
+            message = event.message
+            if not is_model(message):
                 raise _Unread
             self._message = message
             self._stop = {}
-            self._usage = _fields(message.usage)  # type: ignore[attr-defined]
+            self._usage = _fields(message.usage)
         elif kind == "message_delta":
-            delta = event.delta  # type: ignore[attr-defined]
-            usage = event.usage  # type: ignore[attr-defined]
+            delta = event.delta
+            usage = event.usage
             stop = {}
             for key in ("stop_reason", "stop_sequence"):
                 value = getattr(delta, key, None)
@@ -318,6 +348,13 @@ class AnthropicEvents(StreamReply):
             block = self._blocks[index] = {"type": "text", "text": ""}
         return block
 
+    def _joined(self, index: int, block: dict[str, Any], field: str) -> Any:
+        """The block's ``field`` with its deltas, as the accumulator adds them up."""
+        pieces = self._pieces.get((index, field))
+        if pieces is None:
+            return block.get(field)
+        return (block.get(field) or "") + "".join(pieces)
+
     def _reply(self) -> Reply:
         parts: list[dict[str, Any]] = []
         calls = 0
@@ -325,7 +362,7 @@ class AnthropicEvents(StreamReply):
             block = self._blocks[index]
             kind = block.get("type")
             if kind == "text":
-                parts.append(_text_part(block.get("text")))
+                parts.append(_text_part(self._joined(index, block, "text")))
             elif kind in ("tool_use", "server_tool_use"):
                 pieces = self._json.get(index)
                 arguments = parse_arguments("".join(pieces)) if pieces is not None else None
@@ -335,7 +372,7 @@ class AnthropicEvents(StreamReply):
                 calls += 1
             elif kind == "thinking":
                 _text(block.get("signature"))
-                parts.append(_reasoning_part(block.get("thinking")))
+                parts.append(_reasoning_part(self._joined(index, block, "thinking")))
             elif kind == "redacted_thinking":
                 _text(block.get("data"))
                 parts.append(_reasoning_part(""))
@@ -347,24 +384,29 @@ class AnthropicEvents(StreamReply):
         if input_tokens is not None:  # all input, cached or not, as the parser counts it
             input_tokens += (cache_read or 0) + (cache_creation or 0)
         details = usage.get("output_tokens_details")
-        if details is not None and not isinstance(details, BaseModel):
+        if details is not None and not is_model(details):
             raise _Unread
         raw_stop = _text(
             self._stop.get("stop_reason", message.stop_reason if message is not None else None)
         )
-        return Reply(
-            _text(message.model) if message is not None else None,
-            _text(message.id) if message is not None else None,
-            anthropic.STOP_REASONS.get(raw_stop) if raw_stop else None,
-            raw_stop,
-            Usage(
-                input_tokens,
-                as_int(usage.get("output_tokens")),
-                _count(details, "thinking_tokens"),
-                cache_read,
-                cache_creation,
-            ),
-            (parts, calls),
+        return new_reply(
+            (
+                _text(message.model) if message is not None else None,
+                _text(message.id) if message is not None else None,
+                anthropic.STOP_REASONS.get(raw_stop) if raw_stop else None,
+                raw_stop,
+                new_usage(
+                    (
+                        input_tokens,
+                        as_int(usage.get("output_tokens")),
+                        _count(details, "thinking_tokens"),
+                        cache_read,
+                        cache_creation,
+                    )
+                ),
+                (parts, calls),
+                None,
+            )
         )
 
     def _events(self) -> list[dict[str, Any]]:
@@ -376,6 +418,9 @@ class AnthropicEvents(StreamReply):
             events.append({"type": "message_start", "message": message})
         for index, block in self._blocks.items():
             start = {k: _dump(v) for k, v in block.items()}
+            for field in ("text", "thinking"):
+                if (index, field) in self._pieces:
+                    start[field] = self._joined(index, block, field)
             events.append({"type": "content_block_start", "index": index, "content_block": start})
             pieces = self._json.get(index)
             if pieces is not None:
@@ -388,7 +433,7 @@ def _fields(model: Any) -> dict[str, Any]:
     """A model's fields and extras, as values (a nested model stays one)."""
     if model is None:
         return {}
-    if not isinstance(model, BaseModel):
+    if not is_model(model):
         raise _Unread
     fields = dict(model.__dict__)
     extra = model.__pydantic_extra__
@@ -409,15 +454,15 @@ class GoogleChunks(StreamReply):
         "_model",
         "_parts",
         "_response_id",
+        "_tail",
         "_usage",
     )
 
     def __init__(self, provider: Provider, started: float) -> None:
         super().__init__(provider, started)
-        from google.genai.types import GenerateContentResponse
-
-        self._kind = GenerateContentResponse
+        self._kind = _sdk_class("google.genai.types", "GenerateContentResponse")
         self._parts: list[dict[str, Any]] = []
+        self._tail: list[str] = []
         self._calls = 0
         self._last: str | None = None
         self._response_id: Any = None
@@ -445,21 +490,31 @@ class GoogleChunks(StreamReply):
             if value is not None:
                 setattr(self, key, value)
         if fresh:
-            parts = self._parts
             if fresh[0]["type"] == self._last:  # text continued from the last chunk
-                parts[-1]["content"] += fresh.pop(0)["content"]
-            parts.extend(fresh)
+                self._tail.append(fresh.pop(0)["content"])
+            if fresh:
+                self._join_tail()
+                self._parts.extend(fresh)
             self._calls = calls
             self._last = last
         if finish is not None:
             self._finish = finish
 
+    def _join_tail(self) -> None:
+        """The text continued over chunks, joined once (not added up: quadratic)."""
+        tail = self._tail
+        if tail:
+            self._parts[-1]["content"] += "".join(tail)
+            tail.clear()
+
     def _reply(self) -> Reply:
+        self._join_tail()
         return google_reply(
             self._model, self._response_id, self._finish, self._usage, self._parts, self._calls
         )
 
     def _events(self) -> list[dict[str, Any]]:
+        self._join_tail()
         parts: list[dict[str, Any]] = []
         for part in self._parts:
             kind = part["type"]
@@ -491,46 +546,57 @@ _DELTAS = (
 )
 _SNAPSHOTS = ("response.created", "response.in_progress", "response.queued")
 _FINAL = ("response.completed", "response.incomplete", "response.failed")
+_ITEM_ADDED = "response.output_item.added"
+_ITEM_DONE = "response.output_item.done"
 
 
 class ResponsesEvents(StreamReply):
     """``ResponseStreamEvent`` objects: the final event's ``Response``, read by
-    ``read_reply``; before it, the deltas fed to ``OpenAIResponsesStreamAccumulator``
-    as small dicts (for a stream cut short)."""
+    ``read_reply``. Before it, per output item: the ``added`` item, its deltas (small dicts
+    read off the events) and the ``done`` item, kept as the accumulator would keep them
+    (an item added again starts over, a done one takes no more deltas), and replayed
+    to it only for a stream cut short before its final event."""
 
-    __slots__ = ("_deltas", "_done", "_final", "_snapshot")
+    __slots__ = ("_final", "_items", "_snapshot")
 
     def __init__(self, provider: Provider, started: float) -> None:
         super().__init__(provider, started)
-        self._deltas = stream_accumulator(provider, started_at=started)
         self._snapshot: Any = None
         self._final: Any = None
-        self._done: dict[int, Any] = {}
+        # output index: [added item, delta events, done item, done (takes no more deltas)]
+        self._items: dict[int, list[Any]] = {}
 
     def _read(self, event: Any) -> None:
-        if not isinstance(event, BaseModel):
+        if not is_model(event):
             raise _Unread
-        kind = event.type  # type: ignore[attr-defined]
+        kind = event.type
         if kind in _DELTAS:
             fields = event.__dict__
-            read = {"type": kind, "output_index": fields["output_index"], "delta": fields["delta"]}
-            for key in ("content_index", "summary_index"):
-                if key in fields:
-                    read[key] = fields[key]
-            self._deltas.add(read)
+            index = fields["output_index"]
+            if index.__class__ is not int:
+                return  # the accumulator ignores it too
+            item = self._items.get(index)
+            if item is None:
+                item = self._items[index] = [None, [], None, False]
+            if not item[3]:
+                delta = {"type": kind, "output_index": index, "delta": fields["delta"]}
+                for key in ("content_index", "summary_index"):
+                    if key in fields:
+                        delta[key] = fields[key]
+                item[1].append(delta)
         elif kind == "response.output_item.added":
-            item = _dump(event.item)  # type: ignore[attr-defined]
-            index = event.output_index  # type: ignore[attr-defined]
-            self._deltas.add({"type": kind, "output_index": index, "item": item})
+            index = event.output_index
+            if index.__class__ is int:
+                item = self._items.get(index)
+                self._items[index] = [event.item, [], None, item is not None and item[3]]
         elif kind == "response.output_item.done":
-            index = event.output_index  # type: ignore[attr-defined]
-            # Marked done (later deltas of it are ignored); dumped only if it is needed.
-            self._deltas.add({"type": kind, "output_index": index, "item": {}})
-            self._done[index] = event.item  # type: ignore[attr-defined]
+            index = event.output_index
+            if index.__class__ is int:
+                self._items[index] = [None, [], event.item, True]
         elif kind in _FINAL:
-            self._final = event.response  # type: ignore[attr-defined]
+            self._final = event.response
         elif kind in _SNAPSHOTS:
-            self._snapshot = event.response  # type: ignore[attr-defined]
+            self._snapshot = event.response
 
     def _reply(self) -> Reply | ParsedResponse:
         final = self._final
@@ -538,37 +604,32 @@ class ResponsesEvents(StreamReply):
             return read_reply(final, self.provider) or parse_response(
                 final, self.provider, raw=False
             )
-        return self._cut_short().result()
-
-    def _cut_short(self) -> StreamAccumulator:
-        """The accumulator, given the snapshot and finished items it was not given yet."""
-        accumulator = self._deltas
-        if self._snapshot is not None:
-            accumulator.add({"type": "response.created", "response": _dump(self._snapshot)})
-            self._snapshot = None
-        for index, item in self._done.items():
-            done = {"type": "response.output_item.done", "output_index": index}
-            accumulator.add({**done, "item": _dump(item)})
-        self._done = {}
-        return accumulator
-
-    def _hand_over(self) -> StreamAccumulator:
-        accumulator = self._cut_short()
-        if self._final is not None:
-            accumulator.add({"type": "response.completed", "response": _dump(self._final)})
-        self._accumulator = accumulator
-        return accumulator
+        return self._hand_over().result()
 
     def _events(self) -> list[dict[str, Any]]:
-        return []  # the accumulator has them (_hand_over)
+        events: list[dict[str, Any]] = []
+        if self._snapshot is not None:
+            events.append({"type": "response.created", "response": _dump(self._snapshot)})
+        for index, (added, deltas, done, closed) in self._items.items():
+            if done is not None:
+                events.append({"type": _ITEM_DONE, "output_index": index, "item": _dump(done)})
+                continue
+            if closed:  # done, then added again
+                events.append({"type": _ITEM_DONE, "output_index": index, "item": {}})
+            if added is not None:
+                events.append({"type": _ITEM_ADDED, "output_index": index, "item": _dump(added)})
+            events.extend(deltas)
+        if self._final is not None:
+            events.append({"type": "response.completed", "response": _dump(self._final)})
+        return events
 
 
 def stream_reply(provider: Provider, started: float) -> StreamReply:
     """The chunk reader of a ``provider`` stream whose call started at ``started``."""
-    if provider is Provider.OPENAI_CHAT:
+    if provider is OPENAI_CHAT:
         return ChatChunks(provider, started)
-    if provider is Provider.ANTHROPIC:
+    if provider is ANTHROPIC:
         return AnthropicEvents(provider, started)
-    if provider is Provider.OPENAI_RESPONSES:
+    if provider is OPENAI_RESPONSES:
         return ResponsesEvents(provider, started)
     return GoogleChunks(provider, started)

@@ -166,7 +166,7 @@ def _output(response: ParsedResponse) -> tuple[list[dict[str, Any]], int]:
 def _messages(parts: list[dict[str, Any]], stop_reason: StopReason | None) -> list[dict[str, Any]]:
     message: dict[str, Any] = {"role": "assistant", "parts": parts}
     if stop_reason is not None:
-        message["finish_reason"] = stop_reason.value
+        message["finish_reason"] = _FINISH_REASONS[stop_reason][0]
     return [message]
 
 
@@ -288,7 +288,7 @@ def llm_call_attributes(
     attrs[TOOL_CALL_COUNT] = output[1]
 
     truncated = False
-    if capture is not ContentCapture.NONE:
+    if capture is not _NO_CONTENT:
         if input_messages:
             truncated |= _put_json(attrs, INPUT_MESSAGES, input_messages, max_length)
         messages = _messages(output[0], stop_reason)
@@ -313,6 +313,7 @@ def _put_json(attrs: dict[str, AttributeValue], name: str, content: Any, max_len
 
 
 _REASONING = (ThinkingContent, ReasoningContent)
+_NO_CONTENT = ContentCapture.NONE  # an enum member read off its class is a Python call
 # ``StopReason.X.value`` is a descriptor call; the attribute value, ready made, is a lookup.
 _FINISH_REASONS: dict[StopReason, tuple[str, ...]] = {r: (r.value,) for r in StopReason}
 _REQUEST_PARAMETERS = (
