@@ -17,17 +17,24 @@ instrumentation. The ratio against the floor around the call compares like with 
 both are printed. Cases are interleaved in short chunks, timed with the calling thread's
 CPU clock (``time.thread_time``); medians over the rounds. Goal: added / floor <= 1.5.
 
-    python bench/instrumentation.py [--iterations N] [--rounds R]
+The SDK's own work (hundreds of µs) moves more from run to run on a shared machine than
+the instrumentation costs. ``--canned`` takes it out: each SDK method is replaced by the
+answer it gave once (a stream: its chunks, as the SDK's objects), so only what moxtrace
+adds is timed, against the bare span alone. ``bench/instrumentation_instructions.py``
+counts the same under callgrind, in instructions, which do not move at all.
+
+    python bench/instrumentation.py [--iterations N] [--rounds R] [--canned]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -151,6 +158,58 @@ def cases() -> dict[str, Callable[[], Any]]:
     }
 
 
+class Canned:
+    """The instrumented SDK methods, replaced by functions returning what each returned once
+    (with ``stream=True`` and without)."""
+
+    def __init__(self) -> None:
+        from moxtrace.instrumentation._endpoints import SDKS
+
+        self.methods: list[tuple[Any, str, Any]] = []
+        for endpoints in SDKS.values():
+            for endpoint in endpoints:
+                if endpoint.is_async or endpoint.manager:
+                    continue
+                owner = getattr(importlib.import_module(endpoint.module), endpoint.owner)
+                original = vars(owner).get(endpoint.method)
+                if original is not None:
+                    self.methods.append((owner, endpoint.method, original))
+        self.answers: dict[tuple[Any, str, bool], Any] = {}  # (owner, method, stream=True)
+
+    def record(self) -> None:
+        """SDK methods that run, and keep what they return (a stream's chunks, listed)."""
+        for owner, name, original in self.methods:
+
+            def recording(
+                self_: Any, *args: Any, _key: Any = (owner, name), _o: Any = original, **kw: Any
+            ) -> Any:
+                result = _o(self_, *args, **kw)
+                key = (*_key, kw.get("stream") is True)
+                if isinstance(result, Iterator) or hasattr(result, "__next__"):
+                    chunks = list(result)
+                    self.answers[key] = chunks
+                    return iter(chunks)
+                self.answers[key] = result
+                return result
+
+            setattr(owner, name, recording)
+
+    def replay(self) -> None:
+        """SDK methods that return the recorded answer, doing nothing else."""
+        answers = self.answers
+        for owner, name, _ in self.methods:
+
+            def replaying(self_: Any, *args: Any, _key: Any = (owner, name), **kw: Any) -> Any:
+                answer = answers.get((*_key, kw.get("stream") is True))
+                return iter(answer) if isinstance(answer, list) else answer
+
+            setattr(owner, name, replaying)
+
+    def restore(self) -> None:
+        for owner, name, original in self.methods:
+            setattr(owner, name, original)
+
+
 def span_floors(
     calls: dict[str, Callable[[], Any]], tracer: Tracer, *, around: bool = False
 ) -> dict[str, Callable[[], Any]]:
@@ -194,16 +253,66 @@ def measure(fn: Callable[[], Any], iterations: int) -> float:
     return (time.thread_time() - start) / iterations * 1e6
 
 
+def canned_bench(
+    calls: dict[str, Callable[[], Any]], provider: TracerProvider, iterations: int, rounds: int
+) -> None:
+    """µs per call with each SDK method replaced by the answer it gave once (a stream: its
+    chunks): uninstrumented, instrumented, and the bare span alone; medians and best of
+    the rounds."""
+    canned = Canned()
+    canned.record()
+    for fn in calls.values():
+        fn()
+    canned.replay()
+    floors = span_floors(calls, provider.get_tracer("bench"))
+    results: dict[str, dict[str, list[float]]] = {
+        name: {"canned": [], "instrumented": [], "floor": []} for name in calls
+    }
+    try:
+        for _ in range(rounds):
+            for name, fn in calls.items():
+                results[name]["canned"].append(measure(fn, iterations))
+                moxtrace.instrument(tracer_provider=provider, content_capture="all")
+                results[name]["instrumented"].append(measure(fn, iterations))
+                moxtrace.uninstrument()
+                results[name]["floor"].append(measure(floors[name], iterations))
+    finally:
+        canned.restore()
+    print(
+        f"instrumentation, SDK methods canned: {iterations} calls x {rounds} rounds, "
+        f"Python {sys.version.split()[0]}"
+    )
+    for title, pick in (("median of the rounds", statistics.median), ("best round", min)):
+        print(f"  {title}:")
+        print(f"    {'call':<40} {'added':>8} {'bare span':>10} {'added/span':>11}")
+        ratios = []
+        for name, values in results.items():
+            added = pick(values["instrumented"]) - pick(values["canned"])
+            floor = pick(values["floor"])
+            ratios.append(added / floor)
+            print(f"    {name:<40} {added:6.1f}µs {floor:8.1f}µs {added / floor:10.2f}x")
+        print(f"  RATIO added/bare span, {title}, worst case = {max(ratios):.2f} (goal <= 1.50)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=300, help="calls per chunk")
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument(
+        "--canned",
+        action="store_true",
+        help="the SDK methods replaced by their recorded answers: moxtrace's own work only",
+    )
     args = parser.parse_args()
 
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(Discard()))
     tracer = provider.get_tracer("bench")
     calls = cases()
+    if args.canned:
+        canned_bench(calls, provider, args.iterations, args.rounds)
+        provider.shutdown()
+        return
 
     floors = span_floors(calls, tracer)
     around = span_floors(calls, tracer, around=True)

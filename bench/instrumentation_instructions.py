@@ -34,7 +34,6 @@ import argparse
 import ctypes
 import ctypes.util
 import gc
-import importlib
 import json
 import os
 import re
@@ -42,7 +41,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,58 +66,6 @@ def counted(fn: Callable[[], Any], calls: int) -> None:
     libc.qsort(pair, 2, ctypes.sizeof(ctypes.c_int), comparator)
 
 
-class _Canned:
-    """The instrumented SDK methods, replaced by functions returning what each returned once
-    (with ``stream=True`` and without)."""
-
-    def __init__(self) -> None:
-        from moxtrace.instrumentation._endpoints import SDKS
-
-        self.methods: list[tuple[Any, str, Any]] = []
-        for endpoints in SDKS.values():
-            for endpoint in endpoints:
-                if endpoint.is_async or endpoint.manager:
-                    continue
-                owner = getattr(importlib.import_module(endpoint.module), endpoint.owner)
-                original = vars(owner).get(endpoint.method)
-                if original is not None:
-                    self.methods.append((owner, endpoint.method, original))
-        self.answers: dict[tuple[Any, str, bool], Any] = {}  # (owner, method, stream=True)
-
-    def record(self) -> None:
-        """SDK methods that run, and keep what they return (a stream's chunks, listed)."""
-        for owner, name, original in self.methods:
-
-            def recording(
-                self_: Any, *args: Any, _key: Any = (owner, name), _o: Any = original, **kw: Any
-            ) -> Any:
-                result = _o(self_, *args, **kw)
-                key = (*_key, kw.get("stream") is True)
-                if isinstance(result, Iterator) or hasattr(result, "__next__"):
-                    chunks = list(result)
-                    self.answers[key] = chunks
-                    return iter(chunks)
-                self.answers[key] = result
-                return result
-
-            setattr(owner, name, recording)
-
-    def replay(self) -> None:
-        """SDK methods that return the recorded answer, doing nothing else."""
-        answers = self.answers
-        for owner, name, _ in self.methods:
-
-            def replaying(self_: Any, *args: Any, _key: Any = (owner, name), **kw: Any) -> Any:
-                answer = answers.get((*_key, kw.get("stream") is True))
-                return iter(answer) if isinstance(answer, list) else answer
-
-            setattr(owner, name, replaying)
-
-    def restore(self) -> None:
-        for owner, name, original in self.methods:
-            setattr(owner, name, original)
-
-
 def _dumps(directory: Path) -> dict[int, Path]:
     """Callgrind's dumps in ``directory``, by number."""
     found = {}
@@ -132,7 +79,7 @@ def _dumps(directory: Path) -> dict[int, Path]:
 def child(calls: tuple[int, int], only: str | None, labels_path: str) -> None:
     """Run under callgrind: every measurement, in order; each one's label and dump number
     to ``labels_path`` (other code calls ``qsort_r`` too: OpenSSL sorting certificates)."""
-    from instrumentation import Discard, cases, span_floors
+    from instrumentation import Canned, Discard, cases, span_floors
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
@@ -149,7 +96,7 @@ def child(calls: tuple[int, int], only: str | None, labels_path: str) -> None:
         )
     )
     tracer = provider.get_tracer("bench")
-    canned = _Canned()
+    canned = Canned()
     calls_of = {name: fn for name, fn in cases().items() if only is None or only in name}
     canned.record()
     for fn in calls_of.values():
