@@ -18,8 +18,8 @@ holds both paths to the same span attributes, for real SDK chunk objects.
 
 OpenAI Responses streams end with an event carrying the whole ``Response``: that is read
 by ``read_reply``. Until it arrives, each output item's events are kept (the items as the
-SDK's objects, the deltas as small dicts read off the events), and replayed to the
-accumulator only for a stream cut short before its final event.
+SDK's objects, the deltas' text by part), and replayed to the accumulator only for a
+stream cut short before its final event.
 """
 
 from __future__ import annotations
@@ -552,8 +552,8 @@ _ITEM_DONE = "response.output_item.done"
 
 class ResponsesEvents(StreamReply):
     """``ResponseStreamEvent`` objects: the final event's ``Response``, read by
-    ``read_reply``. Before it, per output item: the ``added`` item, its deltas (small dicts
-    read off the events) and the ``done`` item, kept as the accumulator would keep them
+    ``read_reply``. Before it, per output item: the ``added`` item, its deltas' text by
+    part and the ``done`` item, kept as the accumulator would keep them
     (an item added again starts over, a done one takes no more deltas), and replayed
     to it only for a stream cut short before its final event."""
 
@@ -563,7 +563,9 @@ class ResponsesEvents(StreamReply):
         super().__init__(provider, started)
         self._snapshot: Any = None
         self._final: Any = None
-        # output index: [added item, delta events, done item, done (takes no more deltas)]
+        # output index: [added item, {(delta type, content index, summary index): pieces},
+        # done item, done (takes no more deltas)]; a part's pieces are joined when replayed
+        # (the accumulator adds them up in the order each part first appeared, kept here)
         self._items: dict[int, list[Any]] = {}
 
     def _read(self, event: Any) -> None:
@@ -577,22 +579,22 @@ class ResponsesEvents(StreamReply):
                 return  # the accumulator ignores it too
             item = self._items.get(index)
             if item is None:
-                item = self._items[index] = [None, [], None, False]
+                item = self._items[index] = [None, {}, None, False]
             if not item[3]:
-                delta = {"type": kind, "output_index": index, "delta": fields["delta"]}
-                for key in ("content_index", "summary_index"):
-                    if key in fields:
-                        delta[key] = fields[key]
-                item[1].append(delta)
+                part = (kind, fields.get("content_index"), fields.get("summary_index"))
+                pieces = item[1].get(part)
+                if pieces is None:
+                    pieces = item[1][part] = []
+                pieces.append(fields["delta"])
         elif kind == "response.output_item.added":
             index = event.output_index
             if index.__class__ is int:
                 item = self._items.get(index)
-                self._items[index] = [event.item, [], None, item is not None and item[3]]
+                self._items[index] = [event.item, {}, None, item is not None and item[3]]
         elif kind == "response.output_item.done":
             index = event.output_index
             if index.__class__ is int:
-                self._items[index] = [None, [], event.item, True]
+                self._items[index] = [None, {}, event.item, True]
         elif kind in _FINAL:
             self._final = event.response
         elif kind in _SNAPSHOTS:
@@ -618,7 +620,13 @@ class ResponsesEvents(StreamReply):
                 events.append({"type": _ITEM_DONE, "output_index": index, "item": {}})
             if added is not None:
                 events.append({"type": _ITEM_ADDED, "output_index": index, "item": _dump(added)})
-            events.extend(deltas)
+            for (kind, content_index, summary_index), pieces in deltas.items():
+                delta = {"type": kind, "output_index": index, "delta": "".join(pieces)}
+                if content_index is not None:
+                    delta["content_index"] = content_index
+                if summary_index is not None:
+                    delta["summary_index"] = summary_index
+                events.append(delta)
         if self._final is not None:
             events.append({"type": "response.completed", "response": _dump(self._final)})
         return events
