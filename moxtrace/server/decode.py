@@ -130,18 +130,20 @@ def _ids_valid(events: list[_WireEvent]) -> bool:
 
 
 def _object(raw: msgspec.Raw) -> dict[str, Any]:
+    _shallow(raw)
     value = orjson.loads(bytes(raw))
     if type(value) is not dict:
         raise _Declined
     return value
 
 
-def _too_deep(raw: msgspec.Raw) -> bool:
+def _shallow(raw: msgspec.Raw) -> None:
+    """Decline a value that may nest deeper than ``_MAX_DEPTH``."""
     # A value nests no deeper than it has brackets, and each takes two bytes.
-    if len(raw) <= 2 * _MAX_DEPTH:
-        return False
-    data = bytes(raw)
-    return data.count(b"[") + data.count(b"{") > _MAX_DEPTH
+    if len(raw) > 2 * _MAX_DEPTH:
+        data = bytes(raw)
+        if data.count(b"[") + data.count(b"{") > _MAX_DEPTH:
+            raise _Declined
 
 
 def _ts_us(text: str) -> int:
@@ -176,21 +178,16 @@ def _event(wire: _WireEvent) -> Event:
     metadata: dict[str, Any] = {}
     raw = wire.system_metadata
     if raw is not UNSET:
-        if _too_deep(raw):
-            raise _Declined
         metadata = _object(raw)
         body += b'"system_metadata":' + raw + b","
     user: dict[str, Any] = {}
     raw = wire.user_metadata
     if raw is not UNSET:
-        if _too_deep(raw):
-            raise _Declined
         user = _object(raw)
         body += b'"user_metadata":' + raw + b","
     raw = wire.content
     if raw is not UNSET and not (len(raw) == 4 and bytes(raw) == b"null"):
-        if _too_deep(raw):
-            raise _Declined
+        _shallow(raw)
         body += b'"content":' + raw + b","
     if stored is not UNSET:
         body += b'"content_stored":true,' if stored else b'"content_stored":false,'

@@ -45,8 +45,6 @@ def create_engine(
     raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
 
 
-PAGE_SIZE = 16384
-"""SQLite: the page size of a database created by the server."""
 WAL_KEEP_BYTES = 4 * 1024 * 1024
 """SQLite: what a WAL file is cut back to once checkpointed and reused."""
 
@@ -59,10 +57,6 @@ def _setup_sqlite(engine: AsyncEngine, synchronous: str) -> None:
         # Let SQLAlchemy emit BEGIN (see _on_begin), not the driver.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        # A new database only (an existing one keeps its page size): events are stored
-        # whole, about 1 KB each, and 16 KB pages write a batch in a quarter of the WAL
-        # frames, with a third less CPU per batch than 4 KB pages (docs/server.md).
-        cursor.execute(f"PRAGMA page_size={PAGE_SIZE}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cursor.execute("PRAGMA wal_autocheckpoint=0")  # see store/checkpoint.py
