@@ -1,7 +1,9 @@
 """From validated ingest events to table rows (no I/O).
 
-``event_rows`` turns one batch of events (each a validated ``TelemetryLogRequest`` and
-the JSON object it came from) into ``events`` rows, dropping repeats inside the batch
+Assembly reads events as ``Event``: made by ``moxtrace.server.decode`` straight from a
+request body, or by ``from_wire`` from a validated ``TelemetryLogRequest`` and the JSON
+object it came from (``WireEvent``). ``event_rows`` turns one batch of them into
+``events`` rows, dropping repeats inside the batch
 (repeats of stored events are dropped by the database). ``derive`` assembles the rest
 from the same events: spans (``span_start`` + ``span_end`` / ``span_error``), LLM calls,
 traces, metadata pairs, and (when someone listens) the live-tail summaries. Every derived
