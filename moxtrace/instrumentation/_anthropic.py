@@ -10,6 +10,8 @@ from moxtrace.instrumentation._request import (
     Request,
     blob_part,
     is_mapping,
+    new_content,
+    new_request,
     number,
     plain,
     reasoning_part,
@@ -31,7 +33,7 @@ def read_request(kwargs: Mapping[str, Any]) -> Request:
         value = number(kwargs.get(name))
         if value is not None:
             parameters[name] = value
-    return Request(text(kwargs.get("model")), parameters, kwargs.get("stream") is True)
+    return new_request((text(kwargs.get("model")), parameters, kwargs.get("stream") is True))
 
 
 def _source(block: Mapping[str, Any], modality: str) -> dict[str, Any]:
@@ -117,4 +119,4 @@ def read_content(kwargs: Mapping[str, Any]) -> Content:
             tools.append(definition)
         else:  # server tools (web search, code execution, ...)
             tools.append({"type": str(tool.get("type") or "tool"), "name": tool.get("name")})
-    return Content(system, messages, tools)
+    return new_content((system, messages, tools))

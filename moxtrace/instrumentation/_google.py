@@ -15,6 +15,8 @@ from moxtrace.instrumentation._request import (
     Request,
     blob_part,
     is_mapping,
+    new_content,
+    new_request,
     number,
     plain,
     reasoning_part,
@@ -42,7 +44,7 @@ def read_request(kwargs: Mapping[str, Any]) -> Request:
     config = kwargs.get("config")
     parameters: dict[str, Any] = {}
     if config is None:
-        return Request(text(kwargs.get("model")), parameters, False)
+        return new_request((text(kwargs.get("model")), parameters, False))
     as_mapping = is_mapping(config)
     for key, name in (
         ("max_tokens", "max_output_tokens"),
@@ -53,7 +55,7 @@ def read_request(kwargs: Mapping[str, Any]) -> Request:
         value = number(raw)
         if value is not None:
             parameters[key] = value
-    return Request(text(kwargs.get("model")), parameters, False)
+    return new_request((text(kwargs.get("model")), parameters, False))
 
 
 def _part(part: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -169,4 +171,4 @@ def read_content(kwargs: Mapping[str, Any]) -> Content:
         system.extend(
             _parts(instruction if isinstance(instruction, list | tuple) else [instruction])
         )
-    return Content(system, _messages(kwargs.get("contents")), _tools(config))
+    return new_content((system, _messages(kwargs.get("contents")), _tools(config)))

@@ -11,6 +11,8 @@ from moxtrace.instrumentation._request import (
     blob_part,
     data_url_part,
     is_mapping,
+    new_content,
+    new_request,
     number,
     plain,
     reasoning_part,
@@ -48,19 +50,23 @@ def _parameters(kwargs: Mapping[str, Any], *max_tokens: str) -> dict[str, Any]:
 
 def read_chat_request(kwargs: Mapping[str, Any]) -> Request:
     """Model, ``max_completion_tokens`` (or ``max_tokens``), ``temperature``, ``top_p``."""
-    return Request(
-        text(kwargs.get("model")),
-        _parameters(kwargs, "max_completion_tokens", "max_tokens"),
-        kwargs.get("stream") is True,
+    return new_request(
+        (
+            text(kwargs.get("model")),
+            _parameters(kwargs, "max_completion_tokens", "max_tokens"),
+            kwargs.get("stream") is True,
+        )
     )
 
 
 def read_responses_request(kwargs: Mapping[str, Any]) -> Request:
     """Model, ``max_output_tokens``, ``temperature``, ``top_p``."""
-    return Request(
-        text(kwargs.get("model")),
-        _parameters(kwargs, "max_output_tokens"),
-        kwargs.get("stream") is True,
+    return new_request(
+        (
+            text(kwargs.get("model")),
+            _parameters(kwargs, "max_output_tokens"),
+            kwargs.get("stream") is True,
+        )
     )
 
 
@@ -149,7 +155,7 @@ def read_chat_content(kwargs: Mapping[str, Any]) -> Content:
                         )
                     )
             messages.append({"role": role, "parts": parts})
-    return Content(system, messages, _function_tools(kwargs.get("tools"), nested=True))
+    return new_content((system, messages, _function_tools(kwargs.get("tools"), nested=True)))
 
 
 def read_responses_content(kwargs: Mapping[str, Any]) -> Content:
@@ -183,4 +189,4 @@ def read_responses_content(kwargs: Mapping[str, Any]) -> Content:
                 system.extend(_parts(item.get("content")))
             else:
                 messages.append({"role": role, "parts": _parts(item.get("content"))})
-    return Content(system, messages, _function_tools(kwargs.get("tools"), nested=False))
+    return new_content((system, messages, _function_tools(kwargs.get("tools"), nested=False)))

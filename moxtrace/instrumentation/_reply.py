@@ -179,13 +179,18 @@ def _openai_chat(response: Any) -> Reply:
     parts: list[dict[str, Any]] = []
     calls = 0
     if message is not None:
-        reasoning = _field(message, "reasoning_content") or _field(message, "reasoning")
-        if isinstance(reasoning, str) and reasoning:
+        # Not in OpenAI's API; OpenAI-compatible servers (vLLM, DeepSeek) send it.
+        fields = message.__dict__
+        reasoning = fields.get("reasoning_content") or fields.get("reasoning")
+        extra = message.__pydantic_extra__
+        if not reasoning and extra:
+            reasoning = extra.get("reasoning_content") or extra.get("reasoning")
+        if reasoning and isinstance(reasoning, str):
             parts.append(_reasoning_part(reasoning))
-        content = message.content
+        content = fields.get("content")
         if isinstance(content, str):
             if content:
-                parts.append(_text_part(content))
+                parts.append({"type": "text", "content": content})
         elif content is not None:
             raise _Unread
         refusal = message.refusal
@@ -201,7 +206,11 @@ def _openai_chat(response: Any) -> Reply:
                     arguments = _field(function, "input")
                 parts.append(_tool_call(call.id, function.name, arguments))
             calls += 1
-        legacy = _field(message, "function_call")
+        legacy = (
+            fields["function_call"]
+            if "function_call" in fields
+            else extra and extra.get("function_call")
+        )
         if legacy:
             parts.append(_tool_call(None, legacy.name, legacy.arguments))
             calls += 1

@@ -13,6 +13,7 @@ list given as a generator (the SDKs accept any iterable) is left alone.
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, TypeGuard
 
@@ -24,6 +25,8 @@ __all__ = [
     "Request",
     "blob_part",
     "is_mapping",
+    "new_content",
+    "new_request",
     "number",
     "plain",
     "reasoning_part",
@@ -55,6 +58,11 @@ class Content(NamedTuple):
 
 
 EMPTY_CONTENT = Content([], [], [])
+
+# From a tuple of all their fields, without the NamedTuples' Python-level ``__new__``
+# (one of each on every call).
+new_request = functools.partial(tuple.__new__, Request)
+new_content = functools.partial(tuple.__new__, Content)
 
 
 # Tuples, not ``int | float`` unions: isinstance against a union costs several times more,
