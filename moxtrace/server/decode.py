@@ -51,6 +51,8 @@ _EventType = Literal[
 _MAX_DEPTH = 200
 """Declined when a value may nest deeper: ``payloads`` refuses what orjson cannot encode
 again (about 250 levels), and some msgspec builds decode far deeper than that."""
+_SHORT = 2 * _MAX_DEPTH
+"""A value this long or shorter cannot nest that deep (each level takes two bytes)."""
 
 
 class _WireEvent(msgspec.Struct, forbid_unknown_fields=True):
@@ -130,20 +132,19 @@ def _ids_valid(events: list[_WireEvent]) -> bool:
 
 
 def _object(raw: msgspec.Raw) -> dict[str, Any]:
-    _shallow(raw)
-    value = orjson.loads(bytes(raw))
+    data = bytes(raw)
+    if len(data) > _SHORT:
+        _shallow(data)
+    value = orjson.loads(data)
     if type(value) is not dict:
         raise _Declined
     return value
 
 
-def _shallow(raw: msgspec.Raw) -> None:
+def _shallow(data: bytes) -> None:
     """Decline a value that may nest deeper than ``_MAX_DEPTH``."""
-    # A value nests no deeper than it has brackets, and each takes two bytes.
-    if len(raw) > 2 * _MAX_DEPTH:
-        data = bytes(raw)
-        if data.count(b"[") + data.count(b"{") > _MAX_DEPTH:
-            raise _Declined
+    if data.count(b"[") + data.count(b"{") > _MAX_DEPTH:
+        raise _Declined
 
 
 def _ts_us(text: str) -> int:
@@ -187,7 +188,8 @@ def _event(wire: _WireEvent) -> Event:
         body += b'"user_metadata":' + raw + b","
     raw = wire.content
     if raw is not UNSET and not (len(raw) == 4 and bytes(raw) == b"null"):
-        _shallow(raw)
+        if len(raw) > _SHORT:
+            _shallow(bytes(raw))
         body += b'"content":' + raw + b","
     if stored is not UNSET:
         body += b'"content_stored":true,' if stored else b'"content_stored":false,'
