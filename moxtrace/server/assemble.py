@@ -146,13 +146,14 @@ def from_wire(event: TelemetryLogRequest, raw: Mapping[str, Any] | None = None) 
     """
     raw_id = raw.get("id") if raw is not None else None
     # The id as sent when it is already canonical (str(UUID) costs more than the check).
-    canonical = type(raw_id) is str and _CANONICAL_UUID.fullmatch(raw_id) is not None
+    if not (isinstance(raw_id, str) and _CANONICAL_UUID.fullmatch(raw_id)):
+        raw_id = str(event.id)
     return Event(
         event.trace_id,
         event.span_id,
         event.event_type,
         event.sequence_number,
-        raw_id if canonical else str(event.id),  # type: ignore[arg-type]
+        raw_id,
         to_us(event.timestamp),
         event.parent_span_id,
         event.content_storage_key,
