@@ -271,8 +271,8 @@ class LLMCall:
                     parsed = read_reply(snapshot, self.provider) or parse_response(
                         snapshot, self.provider, raw=False
                     )
-            elif reader is not None:
-                parsed = reader.result()
+            elif reader is not None and first_chunk_at is not None:
+                parsed = reader.reply()
             if parsed is not None and first_chunk_at is not None:
                 waited = max(0.0, (first_chunk_at - self.started) * 1e3)
                 if parsed.__class__ is Reply:

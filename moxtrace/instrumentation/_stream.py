@@ -21,7 +21,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +50,7 @@ class _Traced:
         "_moxn_call",
         "_moxn_first",
         "_moxn_iterator",
+        "_moxn_read",
         "_moxn_reader",
         "_moxn_stream",
     )
@@ -58,6 +59,9 @@ class _Traced:
         self._moxn_stream = stream
         self._moxn_call = call
         self._moxn_reader = reader
+        # Called on each chunk: the reader's own reading, the accumulator's once it has
+        # handed over, None once neither can read the chunks.
+        self._moxn_read: Callable[[Any], None] | None = reader.read if reader else None
         self._moxn_iterator: Any = None
         self._moxn_first: float | None = None
 
@@ -70,17 +74,32 @@ class _Traced:
             raise AttributeError(name)
         return getattr(self._moxn_stream, name)
 
+    def _moxn_unread(self, chunk: Any) -> Callable[[Any], None] | None:
+        """After ``chunk`` could not be read: what reads the next ones (the provider's
+        accumulator, handed what was read and ``chunk``), None if nothing can."""
+        reader = self._moxn_reader
+        read = None
+        if reader is not None and not reader.handed_over:
+            try:
+                read = reader.hand_over(chunk)
+            except Exception:
+                read = None
+        if read is None:
+            # A chunk not even the accumulator can read: stop reading, keep passing them on.
+            _logger.debug("moxtrace: could not read a stream chunk", exc_info=True)
+            self._moxn_reader = None
+        self._moxn_read = read
+        return read
+
     def _moxn_passed(self, chunk: Any) -> None:
         if self._moxn_first is None:
             self._moxn_first = time.perf_counter()
-        reader = self._moxn_reader
-        if reader is not None:
+        read = self._moxn_read
+        if read is not None:
             try:
-                reader.add(chunk)
+                read(chunk)
             except Exception:
-                # A chunk not even the accumulator can read: stop reading, keep passing them on.
-                _logger.debug("moxtrace: could not read a stream chunk", exc_info=True)
-                self._moxn_reader = None
+                self._moxn_unread(chunk)
 
     def _moxn_end(self) -> None:
         self._moxn_call.end_stream(self._moxn_reader, self._moxn_first, self._moxn_stream)
@@ -104,14 +123,44 @@ class TracedStream(_Traced):
     def __iter__(self) -> Iterator[Any]:
         # A generator: a for loop resumes it for each chunk, at a fraction of the cost of
         # calling __next__. It holds the wrapper, the wrapper does not hold it: dropping
-        # the stream unfinished still ends the span.
-        call = self._moxn_call
-        lazy = call.endpoint.lazy
+        # the stream unfinished still ends the span. Each chunk is read here, not through
+        # _moxn_passed: a Python call less per chunk.
         iterator = self._moxn_iterator
         if iterator is None:
             iterator = self._moxn_iterator = iter(self._moxn_stream)
+        call = self._moxn_call
+        if call.endpoint.lazy:
+            yield from self._moxn_lazy(iterator)
+            return
+        read = self._moxn_read
+        thrown = False  # raised into this generator at its yield: not the SDK's error
+        try:
+            for chunk in iterator:
+                if self._moxn_first is None:
+                    self._moxn_first = time.perf_counter()
+                if read is not None:
+                    try:
+                        read(chunk)
+                    except Exception:
+                        read = self._moxn_unread(chunk)
+                try:
+                    yield chunk
+                except BaseException:
+                    thrown = True
+                    raise
+        except BaseException as exc:
+            if not thrown:
+                call.fail(exc)
+            raise
+        self._moxn_end()
+
+    def _moxn_lazy(self, iterator: Iterator[Any]) -> Iterator[Any]:
+        """The chunks of a stream that sends its request when first iterated (and may send
+        more as it goes): each one fetched in the call's context."""
+        call = self._moxn_call
+        context = call.context
         while True:
-            token = otel_context.attach(call.context) if lazy else None
+            token = otel_context.attach(context)
             try:
                 chunk = next(iterator)
             except StopIteration:
@@ -121,8 +170,7 @@ class TracedStream(_Traced):
                 call.fail(exc)
                 raise
             finally:
-                if token is not None:
-                    otel_context.detach(token)
+                otel_context.detach(token)
             self._moxn_passed(chunk)
             yield chunk
 

@@ -25,10 +25,9 @@ stream cut short before its final event.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from enum import Enum
 from typing import Any
-
-from pydantic import BaseModel
 
 from moxtrace.instrumentation._reply import (
     ANTHROPIC,
@@ -82,15 +81,38 @@ class StreamReply:
         if accumulator is None:
             try:
                 self._read(chunk)
-                return
             except Exception:  # _Unread, or a shape the attribute reads did not expect
-                accumulator = self._hand_over()
+                self.hand_over(chunk)
+            return
         accumulator.add(chunk)
+
+    @property
+    def read(self) -> Callable[[Any], None]:
+        """What reads each chunk off its fields, uncounted (a traced stream calls it on
+        every chunk, and ``reply`` once one has passed); it raises on a chunk it does not
+        expect: then ``hand_over``."""
+        return self._read
+
+    @property
+    def handed_over(self) -> bool:
+        """Whether the provider's accumulator reads the chunks now."""
+        return self._accumulator is not None
+
+    def hand_over(self, chunk: Any) -> Callable[[Any], None]:
+        """Give what was read, and ``chunk``, to the provider's accumulator; what reads the
+        chunks after (raises if the accumulator cannot read ``chunk`` either)."""
+        accumulator = self._hand_over()
+        accumulator.add(chunk)
+        return accumulator.add
 
     def result(self) -> Reply | ParsedResponse | None:
         """What the stream gave so far (None before any chunk)."""
         if not self.chunks:
             return None
+        return self.reply()
+
+    def reply(self) -> Reply | ParsedResponse:
+        """What the chunks read so far gave (at least one)."""
         if self._accumulator is not None:
             return self._accumulator.result()
         try:
@@ -116,24 +138,18 @@ class StreamReply:
         raise NotImplementedError
 
 
-_SDK_CLASSES: dict[tuple[str, str], Any] = {}
+_SDK_CLASSES: dict[tuple[str, ...], tuple[Any, ...]] = {}
 
 
-def _sdk_class(module: str, name: str) -> Any:
-    """An SDK class, imported the first time a stream needs it (the SDK is installed: it
+def _sdk_classes(module: str, *names: str) -> tuple[Any, ...]:
+    """SDK classes, imported the first time a stream needs them (the SDK is installed: it
     made the stream)."""
-    key = (module, name)
-    kind = _SDK_CLASSES.get(key)
-    if kind is None:
-        kind = _SDK_CLASSES[key] = getattr(importlib.import_module(module), name)
-    return kind
-
-
-def _model(chunk: Any, kind: type[BaseModel]) -> dict[str, Any]:
-    """The fields of ``chunk`` if it is a ``kind`` (not a subclass: its fields may differ)."""
-    if chunk.__class__ is not kind:
-        raise _Unread
-    return chunk.__dict__
+    key = (module, *names)
+    kinds = _SDK_CLASSES.get(key)
+    if kinds is None:
+        imported = importlib.import_module(module)
+        kinds = _SDK_CLASSES[key] = tuple(getattr(imported, name) for name in names)
+    return kinds
 
 
 def _dump(value: Any) -> Any:
@@ -157,7 +173,7 @@ class ChatChunks(StreamReply):
 
     def __init__(self, provider: Provider, started: float) -> None:
         super().__init__(provider, started)
-        self._kind = _sdk_class("openai.types.chat", "ChatCompletionChunk")
+        (self._kind,) = _sdk_classes("openai.types.chat", "ChatCompletionChunk")
         self._head: dict[str, Any] = {}
         self._content: list[str] = []
         self._refusal: list[str] = []
@@ -167,9 +183,30 @@ class ChatChunks(StreamReply):
         self._usage: Any = None
 
     def _read(self, chunk: Any) -> None:
-        if chunk.__class__ is not self._kind:
+        if type(chunk) is not self._kind:
             raise _Unread
         fields = chunk.__dict__
+        # Most chunks carry a piece of text and nothing else: read with the fewest lookups
+        # (each attribute of a pydantic model goes through its __getattr__ hook).
+        choices = fields["choices"]
+        if len(choices) == 1 and fields["usage"] is None and len(self._head) == 3:
+            choice = choices[0].__dict__
+            delta = choice["delta"]
+            if choice["index"] == 0 and choice["finish_reason"] is None and delta is not None:
+                values = delta.__dict__
+                content = values["content"]
+                if (
+                    content.__class__ is str
+                    and not values["refusal"]
+                    and not values["tool_calls"]
+                    and not delta.__pydantic_extra__
+                ):
+                    if content:
+                        self._content.append(content)
+                    return
+        self._read_whole(fields)
+
+    def _read_whole(self, fields: dict[str, Any]) -> None:
         content = refusal = reasoning = finish = None
         calls: list[tuple[int, Any, Any, Any]] | None = None
         for choice in fields["choices"]:
@@ -272,10 +309,22 @@ _ANTHROPIC_BLOCK_FIELDS = ("type", "text", "id", "name", "input", "thinking", "s
 class AnthropicEvents(StreamReply):
     """``RawMessageStreamEvent`` objects, as ``AnthropicStreamAccumulator`` reads them."""
 
-    __slots__ = ("_blocks", "_json", "_message", "_pieces", "_stop", "_usage")
+    __slots__ = (
+        "_blocks",
+        "_delta_kind",
+        "_json",
+        "_message",
+        "_pieces",
+        "_stop",
+        "_text_kind",
+        "_usage",
+    )
 
     def __init__(self, provider: Provider, started: float) -> None:
         super().__init__(provider, started)
+        self._delta_kind, self._text_kind = _sdk_classes(
+            "anthropic.types", "RawContentBlockDeltaEvent", "TextDelta"
+        )
         self._message: Any = None
         self._stop: dict[str, Any] = {}
         self._usage: dict[str, Any] = {}
@@ -286,6 +335,16 @@ class AnthropicEvents(StreamReply):
         self._json: dict[int, list[str]] = {}
 
     def _read(self, event: Any) -> None:
+        # Most events carry a piece of a text block's text: read with the fewest lookups.
+        if type(event) is self._delta_kind:
+            fields = event.__dict__
+            delta = fields["delta"]
+            if type(delta) is self._text_kind:
+                text = delta.__dict__["text"]
+                pieces = self._pieces.get((fields["index"], "text"))
+                if pieces is not None and text.__class__ is str:
+                    pieces.append(text)
+                    return
         if not is_model(event):
             raise _Unread
         kind = event.type
@@ -460,7 +519,7 @@ class GoogleChunks(StreamReply):
 
     def __init__(self, provider: Provider, started: float) -> None:
         super().__init__(provider, started)
-        self._kind = _sdk_class("google.genai.types", "GenerateContentResponse")
+        (self._kind,) = _sdk_classes("google.genai.types", "GenerateContentResponse")
         self._parts: list[dict[str, Any]] = []
         self._tail: list[str] = []
         self._calls = 0
@@ -471,25 +530,43 @@ class GoogleChunks(StreamReply):
         self._finish: Any = None
 
     def _read(self, chunk: Any) -> None:
-        fields = _model(chunk, self._kind)
+        if type(chunk) is not self._kind:
+            raise _Unread
+        fields = chunk.__dict__
         candidates = fields["candidates"]
+        piece = finish = None  # piece: a chunk's only part, continuing the last one's text
         fresh: list[dict[str, Any]] = []
-        calls, last, finish = self._calls, None, None
+        calls, last = self._calls, None
         if candidates:
-            candidate = candidates[0]
-            content = candidate.content
-            for part in (content.parts if content is not None else None) or ():
-                calls, last = google_part(fresh, part, calls, last)
-            finish = candidate.finish_reason
+            candidate = candidates[0].__dict__
+            content = candidate["content"]
+            parts = (content.__dict__["parts"] if content is not None else None) or ()
+            if len(parts) == 1 and self._last is not None:
+                part = parts[0].__dict__
+                text = part["text"]
+                if (
+                    text.__class__ is str
+                    and not part["function_call"]
+                    and ("reasoning" if part["thought"] else "text") == self._last
+                ):
+                    piece = text
+            if piece is None:
+                for part in parts:
+                    calls, last = google_part(fresh, part, calls, last)
+            finish = candidate["finish_reason"]
         # Read; now kept.
-        for key, value in (
-            ("_response_id", fields["response_id"]),
-            ("_model", fields["model_version"]),
-            ("_usage", fields["usage_metadata"]),
-        ):
-            if value is not None:
-                setattr(self, key, value)
-        if fresh:
+        value = fields["response_id"]
+        if value is not None:
+            self._response_id = value
+        value = fields["model_version"]
+        if value is not None:
+            self._model = value
+        value = fields["usage_metadata"]
+        if value is not None:
+            self._usage = value
+        if piece is not None:
+            self._tail.append(piece)
+        elif fresh:
             if fresh[0]["type"] == self._last:  # text continued from the last chunk
                 self._tail.append(fresh.pop(0)["content"])
             if fresh:
