@@ -34,8 +34,16 @@ __all__ = [
 _SYSTEM_ROLES = ("system", "developer")
 
 
-def _parameters(kwargs: Mapping[str, Any], *max_tokens: str) -> dict[str, Any]:
+_CHAT_PARAMETERS = frozenset(("max_completion_tokens", "max_tokens", "temperature", "top_p"))
+_RESPONSES_PARAMETERS = frozenset(("max_output_tokens", "temperature", "top_p"))
+
+
+def _parameters(
+    kwargs: Mapping[str, Any], names: frozenset[str], *max_tokens: str
+) -> dict[str, Any]:
     parameters: dict[str, Any] = {}
+    if kwargs.keys().isdisjoint(names):  # none given, the common case: one lookup in C
+        return parameters
     for name in max_tokens:
         value = kwargs.get(name)
         if value is not None and number(value) is not None:
@@ -53,7 +61,7 @@ def read_chat_request(kwargs: Mapping[str, Any]) -> Request:
     return new_request(
         (
             text(kwargs.get("model")),
-            _parameters(kwargs, "max_completion_tokens", "max_tokens"),
+            _parameters(kwargs, _CHAT_PARAMETERS, "max_completion_tokens", "max_tokens"),
             kwargs.get("stream") is True,
         )
     )
@@ -64,7 +72,7 @@ def read_responses_request(kwargs: Mapping[str, Any]) -> Request:
     return new_request(
         (
             text(kwargs.get("model")),
-            _parameters(kwargs, "max_output_tokens"),
+            _parameters(kwargs, _RESPONSES_PARAMETERS, "max_output_tokens"),
             kwargs.get("stream") is True,
         )
     )
@@ -73,7 +81,7 @@ def read_responses_request(kwargs: Mapping[str, Any]) -> Request:
 def _parts(content: Any) -> list[dict[str, Any]]:
     """A message's content (a string or a list of parts) as GenAI parts."""
     if isinstance(content, str):
-        return [text_part(content)]
+        return [{"type": "text", "content": content}]  # text_part's, without the call
     parts: list[dict[str, Any]] = []
     for raw in sequence(content):
         part = plain(raw)
@@ -134,18 +142,22 @@ def read_chat_content(kwargs: Mapping[str, Any]) -> Content:
     system: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
     for raw in sequence(kwargs.get("messages")):
-        message = plain(raw)
+        message = raw if raw.__class__ is dict else plain(raw)
         if not is_mapping(message):
             continue
-        role = str(message.get("role") or "user")
+        role = message.get("role") or "user"
+        if role.__class__ is not str:
+            role = str(role)
+        content = message.get("content")
         if role in _SYSTEM_ROLES:
-            system.extend(_parts(message.get("content")))
+            system.extend(_parts(content))
         elif role == "tool":
-            response = tool_response_part(message.get("tool_call_id"), message.get("content"))
+            response = tool_response_part(message.get("tool_call_id"), content)
             messages.append({"role": "tool", "parts": [response]})
         else:
-            parts = _parts(message.get("content"))
-            for raw_call in sequence(message.get("tool_calls")):
+            parts = _parts(content)
+            tool_calls = message.get("tool_calls")
+            for raw_call in sequence(tool_calls) if tool_calls else ():
                 call = plain(raw_call)
                 if is_mapping(call):
                     function = call.get("function") or {}
@@ -155,7 +167,8 @@ def read_chat_content(kwargs: Mapping[str, Any]) -> Content:
                         )
                     )
             messages.append({"role": role, "parts": parts})
-    return new_content((system, messages, _function_tools(kwargs.get("tools"), nested=True)))
+    tools = kwargs.get("tools")
+    return new_content((system, messages, _function_tools(tools, nested=True) if tools else []))
 
 
 def read_responses_content(kwargs: Mapping[str, Any]) -> Content:
@@ -189,4 +202,5 @@ def read_responses_content(kwargs: Mapping[str, Any]) -> Content:
                 system.extend(_parts(item.get("content")))
             else:
                 messages.append({"role": role, "parts": _parts(item.get("content"))})
-    return new_content((system, messages, _function_tools(kwargs.get("tools"), nested=False)))
+    tools = kwargs.get("tools")
+    return new_content((system, messages, _function_tools(tools, nested=False) if tools else []))

@@ -29,7 +29,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation import _SPAN_KEY
 from opentelemetry.util.types import AttributeValue
 
@@ -47,7 +47,7 @@ from moxtrace.tracing.events import llm_call_attributes
 from moxtrace.tracing.invocation import invocation_identity
 from moxtrace.tracing.recorded import mark_recorded
 from moxtrace.tracing.runtime import TracingRuntime
-from moxtrace.tracing.scope import current_identity
+from moxtrace.tracing.scope import SCOPE_KEY, current_identity
 from moxtrace.types.telemetry import ParsedResponse
 
 __all__ = ["ACTIVE_KEY", "LLMCall", "Recorder", "call_in_flight"]
@@ -120,12 +120,14 @@ class Recorder:
                 return None
             request = endpoint.read_request(kwargs)
             provider = endpoint.provider_of(instance)
-            identity = invocation_identity(kwargs.get(endpoint.conversation)) or current_identity(
-                parent
-            )
-            current = trace.get_current_span(parent)
+            conversation = kwargs.get(endpoint.conversation)
+            # Most calls: a plain list of messages, no scope, no span yet (no lookups then).
+            identity = None if conversation.__class__ is list else invocation_identity(conversation)
+            if not identity and SCOPE_KEY in parent:
+                identity = current_identity(parent)
+            current = trace.get_current_span(parent) if _SPAN_KEY in parent else INVALID_SPAN
             values = dict(parent)
-            if _open_genai_span(current):
+            if current is not INVALID_SPAN and _open_genai_span(current):
                 span, owned = current, False
                 if identity:
                     span.set_attributes(identity.attributes)
@@ -147,7 +149,7 @@ class Recorder:
                 owned = True
                 values[_SPAN_KEY] = span
             values[ACTIVE_KEY] = span
-            trace_id = current.get_span_context().trace_id
+            trace_id = 0 if current is INVALID_SPAN else current.get_span_context().trace_id
             return LLMCall(
                 self,
                 endpoint,
@@ -182,6 +184,7 @@ class LLMCall:
         "request",
         "span",
         "started",
+        "streams",
         "trace_id",
     )
 
@@ -208,11 +211,7 @@ class LLMCall:
         self.trace_id = trace_id
         self.started = time.perf_counter()
         self.done = False
-
-    @property
-    def streams(self) -> bool:
-        """Whether the call returns a stream."""
-        return self.endpoint.streams or self.request.stream
+        self.streams: bool = endpoint.streams or request.stream  # it returns a stream
 
     # -- outcomes ---------------------------------------------------------------------
     def finish(self, result: Any) -> Any:
@@ -340,17 +339,19 @@ class LLMCall:
                     exc_info=True,
                 )
         request = self.request
-        attributes, _ = llm_call_attributes(
+        attributes, _ = llm_call_attributes(  # positional: no keyword binding on every call
             self.provider,
             parsed,
             capture,
             recorder.runtime.max_attribute_length,
-            request_model=request.model,
-            request_parameters=request.parameters,
-            input_messages=content.messages,
-            system_instructions=content.system,
-            tool_definitions=content.tools,
-            output=parsed.output if parsed.__class__ is Reply else None,
+            request.model,
+            request.parameters,
+            content.messages,
+            content.system,
+            content.tools,
+            None,
+            None,
+            parsed.output if parsed.__class__ is Reply else None,
         )
         if self.owned:
             # Set when the span started (for samplers): not again.
@@ -368,8 +369,21 @@ def _snapshot(stream: Any) -> Any:
         return None
 
 
+_RAW_CLASSES: dict[type, bool] = {}
+
+
 def _raw_response(result: Any) -> bool:
-    """Whether ``result`` is an SDK raw-response wrapper (``with_raw_response``)."""
-    if is_model(result):  # the parsed response itself, the common case
-        return False
-    return hasattr(result, "http_response") and callable(getattr(result, "parse", None))
+    """Whether ``result`` is an SDK raw-response wrapper (``with_raw_response``), remembered
+    by class: a stream has no ``http_response``, and a failed attribute lookup raises and
+    clears an AttributeError."""
+    kind = result.__class__
+    raw = _RAW_CLASSES.get(kind)
+    if raw is None:
+        if len(_RAW_CLASSES) > 1024:  # bounded: classes made on the fly come and go
+            _RAW_CLASSES.clear()
+        raw = _RAW_CLASSES[kind] = (
+            not is_model(result)  # the parsed response itself, the common case
+            and hasattr(result, "http_response")
+            and callable(getattr(result, "parse", None))
+        )
+    return raw

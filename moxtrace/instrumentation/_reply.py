@@ -92,6 +92,9 @@ new_usage = functools.partial(tuple.__new__, Usage)
 new_reply = functools.partial(tuple.__new__, Reply)
 
 
+_TEXT_CLASSES = frozenset((str, type(None)))  # what _text lets through
+
+
 class _Unread(Exception):
     """A response this module does not read: the parser does."""
 
@@ -173,9 +176,12 @@ def _reasoning_part(text: Any) -> dict[str, Any]:
 
 
 def _openai_chat(response: Any) -> Reply:
-    choices = response.choices
-    choice = choices[0] if choices else None
-    message = choice.message if choice is not None else None
+    # Fields read off the models' __dict__: each attribute of a pydantic model goes through
+    # its __getattr__ hook.
+    head = response.__dict__
+    choices = head["choices"]
+    choice = choices[0].__dict__ if choices else None
+    message = choice["message"] if choice is not None else None
     parts: list[dict[str, Any]] = []
     calls = 0
     if message is not None:
@@ -193,10 +199,10 @@ def _openai_chat(response: Any) -> Reply:
                 parts.append({"type": "text", "content": content})
         elif content is not None:
             raise _Unread
-        refusal = message.refusal
+        refusal = fields["refusal"]
         if refusal:
             parts.append(_text_part(refusal))
-        for call in message.tool_calls or ():
+        for call in fields["tool_calls"] or ():
             function = _field(call, "function") or _field(call, "custom")
             if function is None:
                 parts.append(_tool_call(call.id, None, None))
@@ -215,12 +221,51 @@ def _openai_chat(response: Any) -> Reply:
             parts.append(_tool_call(None, legacy.name, legacy.arguments))
             calls += 1
     return chat_reply(
-        response.model,
-        response.id,
-        choice.finish_reason if choice is not None else None,
-        response.usage,
+        head["model"],
+        head["id"],
+        choice["finish_reason"] if choice is not None else None,
+        head["usage"],
         parts,
         calls,
+    )
+
+
+_CHAT_USAGE = (
+    "prompt_tokens",
+    "completion_tokens",
+    "prompt_tokens_details",
+    "completion_tokens_details",
+)
+_RESPONSES_USAGE = (
+    "input_tokens",
+    "output_tokens",
+    "input_tokens_details",
+    "output_tokens_details",
+)
+_NO_USAGE_FIELDS = (None, None, None, None)
+
+
+def _usage_fields(usage: Any, names: tuple[str, str, str, str]) -> tuple[Any, Any, Any, Any]:
+    """An OpenAI usage's input and output counts and its two details models (``names``),
+    as ``_count`` and ``_field`` read them; the common usage (int counts, no extras) off
+    its __dict__ in one call, not a call a field."""
+    if usage is None:
+        return _NO_USAGE_FIELDS
+    values = usage.__dict__
+    inputs, outputs, input_details, output_details = names
+    fields = (
+        values.get(inputs),
+        values.get(outputs),
+        values.get(input_details),
+        values.get(output_details),
+    )
+    if fields[0].__class__ is int and fields[1].__class__ is int and not usage.__pydantic_extra__:
+        return fields
+    return (
+        _count(usage, inputs),
+        _count(usage, outputs),
+        _field(usage, input_details),
+        _field(usage, output_details),
     )
 
 
@@ -228,19 +273,23 @@ def chat_reply(
     model: Any, response_id: Any, finish: Any, usage: Any, parts: list[dict[str, Any]], calls: int
 ) -> Reply:
     """The ``Reply`` of a chat completion (or of its chunks) with these fields."""
-    prompt = usage and _field(usage, "prompt_tokens_details")
-    completion = usage and _field(usage, "completion_tokens_details")
-    raw_stop = _text(finish)
+    if (
+        model.__class__ not in _TEXT_CLASSES
+        or response_id.__class__ not in _TEXT_CLASSES
+        or finish.__class__ not in _TEXT_CLASSES
+    ):
+        raise _Unread  # as _text judges each
+    input_tokens, output_tokens, prompt, completion = _usage_fields(usage, _CHAT_USAGE)
     return new_reply(
         (
-            _text(model),
-            _text(response_id),
-            openai_chat.STOP_REASONS.get(raw_stop) if raw_stop else None,
-            raw_stop,
+            model,
+            response_id,
+            openai_chat.STOP_REASONS.get(finish) if finish else None,
+            finish,
             new_usage(
                 (
-                    _count(usage, "prompt_tokens"),
-                    _count(usage, "completion_tokens"),
+                    input_tokens,
+                    output_tokens,
                     _count(completion, "reasoning_tokens"),
                     _count(prompt, "cached_tokens"),
                     _count(prompt, "cache_write_tokens"),
@@ -253,16 +302,25 @@ def chat_reply(
 
 
 def _openai_responses(response: Any) -> Reply:
+    head = response.__dict__
     parts: list[dict[str, Any]] = []
     calls = 0
-    for item in response.output or ():
-        kind = item.type
+    for item in head["output"] or ():
+        fields = item.__dict__
+        kind = fields["type"]
         if kind == "message":
-            for part in item.content or ():
-                if part.type == "output_text":
-                    parts.append(_text_part(part.text))
-                elif part.type == "refusal":
-                    parts.append(_text_part(part.refusal))
+            for part in fields["content"] or ():
+                values = part.__dict__
+                part_kind = values["type"]
+                if part_kind == "output_text":
+                    text = values["text"]
+                    parts.append(
+                        {"type": "text", "content": text}
+                        if text.__class__ is str
+                        else _text_part(text)
+                    )
+                elif part_kind == "refusal":
+                    parts.append(_text_part(values["refusal"]))
         elif kind in ("function_call", "custom_tool_call"):
             arguments = item.arguments if kind == "function_call" else item.input
             parts.append(_tool_call(item.call_id or item.id, item.name, arguments))
@@ -275,23 +333,30 @@ def _openai_responses(response: Any) -> Reply:
             else:
                 text = "".join(_name(c.text) for c in _field(item, "content") or ())
             parts.append(_reasoning_part(text))
-    details = response.incomplete_details
+    model, response_id, status = head["model"], head["id"], head["status"]
+    if (
+        model.__class__ not in _TEXT_CLASSES
+        or response_id.__class__ not in _TEXT_CLASSES
+        or status.__class__ not in _TEXT_CLASSES
+    ):
+        raise _Unread  # as _text judges each
+    details = head["incomplete_details"]
     stop, raw_stop = openai_responses.stop_reason(
-        _text(response.status), _text(details.reason) if details else None, calls > 0
+        status, _text(details.reason) if details else None, calls > 0
     )
-    usage = response.usage
-    input_details = usage and _field(usage, "input_tokens_details")
-    output_details = usage and _field(usage, "output_tokens_details")
+    input_tokens, output_tokens, input_details, output_details = _usage_fields(
+        head["usage"], _RESPONSES_USAGE
+    )
     return new_reply(
         (
-            _text(response.model),
-            _text(response.id),
+            model,
+            response_id,
             stop,
             raw_stop,
             new_usage(
                 (
-                    _count(usage, "input_tokens"),
-                    _count(usage, "output_tokens"),
+                    input_tokens,
+                    output_tokens,
                     _count(output_details, "reasoning_tokens"),
                     _count(input_details, "cached_tokens"),
                     _count(input_details, "cache_write_tokens"),

@@ -540,7 +540,7 @@ class GoogleChunks(StreamReply):
         if candidates:
             candidate = candidates[0].__dict__
             content = candidate["content"]
-            parts = (content.__dict__["parts"] if content is not None else None) or ()
+            parts: Any = (content.__dict__["parts"] if content is not None else None) or ()
             if len(parts) == 1 and self._last is not None:
                 part = parts[0].__dict__
                 text = part["text"]

@@ -119,6 +119,27 @@ def test_openai_chat_usage_details() -> None:
     assert (reply.usage.input_tokens, reply.usage.cache_read_input_tokens) == (10, 4)
 
 
+def test_openai_usage_counts_that_are_not_plain_ints() -> None:
+    # Counts the usage model does not hold as ints (missing, an extra field, a float) are
+    # read as the parser reads them, not off the model's fields.
+    for usage in (
+        completion_usage.CompletionUsage.model_construct(completion_tokens=5),
+        completion_usage.CompletionUsage.model_construct(
+            prompt_tokens=10, completion_tokens=5.0, total_tokens=15
+        ),
+        completion_usage.CompletionUsage.model_validate(
+            {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15, "extra_tokens": 1}
+        ),
+    ):
+        same_as_parser(
+            chat(ChatCompletionMessage(role="assistant", content="Hi"), usage=usage),
+            Provider.OPENAI_CHAT,
+        )
+    response = goldens.responses_object()
+    response.usage = rt.ResponseUsage.model_construct(input_tokens=7)
+    same_as_parser(response, Provider.OPENAI_RESPONSES)
+
+
 def test_openai_responses_shapes() -> None:
     refusal = rt.ResponseOutputMessage(
         id="msg_2",
