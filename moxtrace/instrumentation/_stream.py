@@ -115,6 +115,20 @@ class _Traced:
         return f"<moxtrace traced {self._moxn_stream!r}>"
 
 
+def _in_context(iterator: Iterator[Any], context: Any) -> Iterator[Any]:
+    """The chunks of a stream that sends its request when first iterated (and may send
+    more as it goes): each one fetched in the call's context."""
+    while True:
+        token = otel_context.attach(context)
+        try:
+            chunk = next(iterator)
+        except StopIteration:
+            return
+        finally:
+            otel_context.detach(token)
+        yield chunk
+
+
 class TracedStream(_Traced):
     """A synchronous SDK stream, its chunks passed through while the span records them."""
 
@@ -130,8 +144,7 @@ class TracedStream(_Traced):
             iterator = self._moxn_iterator = iter(self._moxn_stream)
         call = self._moxn_call
         if call.endpoint.lazy:
-            yield from self._moxn_lazy(iterator)
-            return
+            iterator = _in_context(iterator, call.context)
         read = self._moxn_read
         thrown = False  # raised into this generator at its yield: not the SDK's error
         try:
@@ -153,26 +166,6 @@ class TracedStream(_Traced):
                 call.fail(exc)
             raise
         self._moxn_end()
-
-    def _moxn_lazy(self, iterator: Iterator[Any]) -> Iterator[Any]:
-        """The chunks of a stream that sends its request when first iterated (and may send
-        more as it goes): each one fetched in the call's context."""
-        call = self._moxn_call
-        context = call.context
-        while True:
-            token = otel_context.attach(context)
-            try:
-                chunk = next(iterator)
-            except StopIteration:
-                self._moxn_end()
-                return
-            except BaseException as exc:
-                call.fail(exc)
-                raise
-            finally:
-                otel_context.detach(token)
-            self._moxn_passed(chunk)
-            yield chunk
 
     def __next__(self) -> Any:
         for chunk in self:

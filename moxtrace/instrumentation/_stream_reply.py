@@ -316,15 +316,21 @@ class AnthropicEvents(StreamReply):
         "_message",
         "_pieces",
         "_stop",
+        "_stop_kinds",
         "_text_kind",
         "_usage",
     )
 
     def __init__(self, provider: Provider, started: float) -> None:
         super().__init__(provider, started)
-        self._delta_kind, self._text_kind = _sdk_classes(
-            "anthropic.types", "RawContentBlockDeltaEvent", "TextDelta"
+        self._delta_kind, self._text_kind, *stops = _sdk_classes(
+            "anthropic.types",
+            "RawContentBlockDeltaEvent",
+            "TextDelta",
+            "RawContentBlockStopEvent",
+            "RawMessageStopEvent",
         )
+        self._stop_kinds = stops
         self._message: Any = None
         self._stop: dict[str, Any] = {}
         self._usage: dict[str, Any] = {}
@@ -335,16 +341,23 @@ class AnthropicEvents(StreamReply):
         self._json: dict[int, list[str]] = {}
 
     def _read(self, event: Any) -> None:
-        # Most events carry a piece of a text block's text: read with the fewest lookups.
-        if type(event) is self._delta_kind:
+        # Most events carry a piece of a started text block's text, or close something:
+        # read with the fewest lookups.
+        kind = type(event)
+        if kind is self._delta_kind:
             fields = event.__dict__
             delta = fields["delta"]
-            if type(delta) is self._text_kind:
+            index = fields["index"]
+            if type(delta) is self._text_kind and index in self._blocks:
                 text = delta.__dict__["text"]
-                pieces = self._pieces.get((fields["index"], "text"))
-                if pieces is not None and text.__class__ is str:
+                if text.__class__ is str:
+                    pieces = self._pieces.get((index, "text"))
+                    if pieces is None:
+                        pieces = self._pieces[index, "text"] = []
                     pieces.append(text)
                     return
+        elif kind in self._stop_kinds:
+            return  # read by nothing (the accumulator ignores them too)
         if not is_model(event):
             raise _Unread
         kind = event.type
@@ -625,6 +638,14 @@ _SNAPSHOTS = ("response.created", "response.in_progress", "response.queued")
 _FINAL = ("response.completed", "response.incomplete", "response.failed")
 _ITEM_ADDED = "response.output_item.added"
 _ITEM_DONE = "response.output_item.done"
+# What each event read is (one lookup, not a chain of comparisons); others are ignored.
+_STEPS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(_DELTAS, _DELTAS),
+    **dict.fromkeys(_SNAPSHOTS, _SNAPSHOTS),
+    **dict.fromkeys(_FINAL, _FINAL),
+    _ITEM_ADDED: (_ITEM_ADDED,),
+    _ITEM_DONE: (_ITEM_DONE,),
+}
 
 
 class ResponsesEvents(StreamReply):
@@ -648,9 +669,12 @@ class ResponsesEvents(StreamReply):
     def _read(self, event: Any) -> None:
         if not is_model(event):
             raise _Unread
-        kind = event.type
-        if kind in _DELTAS:
-            fields = event.__dict__
+        fields = event.__dict__
+        kind = fields["type"]
+        step = _STEPS.get(kind)
+        if step is None:
+            return  # read by nothing (the accumulator ignores it too)
+        if step is _DELTAS:
             index = fields["output_index"]
             if index.__class__ is not int:
                 return  # the accumulator ignores it too
@@ -663,19 +687,19 @@ class ResponsesEvents(StreamReply):
                 if pieces is None:
                     pieces = item[1][part] = []
                 pieces.append(fields["delta"])
-        elif kind == "response.output_item.added":
-            index = event.output_index
+        elif kind == _ITEM_ADDED:
+            index = fields["output_index"]
             if index.__class__ is int:
                 item = self._items.get(index)
-                self._items[index] = [event.item, {}, None, item is not None and item[3]]
-        elif kind == "response.output_item.done":
-            index = event.output_index
+                self._items[index] = [fields["item"], {}, None, item is not None and item[3]]
+        elif kind == _ITEM_DONE:
+            index = fields["output_index"]
             if index.__class__ is int:
-                self._items[index] = [None, {}, event.item, True]
-        elif kind in _FINAL:
-            self._final = event.response
-        elif kind in _SNAPSHOTS:
-            self._snapshot = event.response
+                self._items[index] = [None, {}, fields["item"], True]
+        elif step is _FINAL:
+            self._final = fields["response"]
+        else:
+            self._snapshot = fields["response"]
 
     def _reply(self) -> Reply | ParsedResponse:
         final = self._final

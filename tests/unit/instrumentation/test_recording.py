@@ -270,6 +270,31 @@ def test_a_stream_closed_early_ends_the_span_with_what_arrived(
     assert len(memory.get_finished_spans()) == 1
 
 
+def test_leaving_a_stream_early_is_not_an_error(
+    instrument: Instrument, fake: FakeProviders, memory: InMemorySpanExporter
+) -> None:
+    instrument()
+    stream = fake.openai().chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, stream=True
+    )
+    for _ in stream:
+        break  # the generator is closed: GeneratorExit at its yield, not the SDK's error
+    chunks = iter(stream)
+    next(chunks)
+
+    class Stop(Exception):
+        pass
+
+    with pytest.raises(Stop):
+        chunks.throw(Stop())  # the application's own, raised into the iteration
+    stream.close()
+    (span,) = memory.get_finished_spans()
+    assert span.status.status_code is StatusCode.UNSET
+    assert "error.type" not in (span.attributes or {})
+    output = json.loads(str((span.attributes or {})["gen_ai.output.messages"]))
+    assert output[0]["parts"] == [{"type": "text", "content": CHUNKS[0]}]  # after the role chunk
+
+
 def test_a_dropped_stream_ends_its_span(
     instrument: Instrument, fake: FakeProviders, memory: InMemorySpanExporter
 ) -> None:
