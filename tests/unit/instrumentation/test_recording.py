@@ -225,13 +225,17 @@ def test_disabled_or_suppressed_calls_pass_through_unrecorded(
 # -- streams -------------------------------------------------------------------------------------
 
 
+def chat_stream(fake: FakeProviders) -> Any:
+    return fake.openai().chat.completions.create(
+        model="gpt-4o-mini", messages=MESSAGES, stream=True
+    )
+
+
 def test_a_stream_is_the_sdks_own_object_to_the_application(
     instrument: Instrument, fake: FakeProviders, memory: InMemorySpanExporter
 ) -> None:
     instrument()
-    stream = fake.openai().chat.completions.create(
-        model="gpt-4o-mini", messages=MESSAGES, stream=True
-    )
+    stream = chat_stream(fake)
     assert isinstance(stream, TracedStream)
     assert isinstance(stream, openai.Stream)
     assert stream.response.status_code == 200  # the SDK stream's attributes
@@ -274,9 +278,7 @@ def test_leaving_a_stream_early_is_not_an_error(
     instrument: Instrument, fake: FakeProviders, memory: InMemorySpanExporter
 ) -> None:
     instrument()
-    stream = fake.openai().chat.completions.create(
-        model="gpt-4o-mini", messages=MESSAGES, stream=True
-    )
+    stream = chat_stream(fake)
     for _ in stream:
         break  # the generator is closed: GeneratorExit at its yield, not the SDK's error
     chunks = iter(stream)
@@ -299,9 +301,7 @@ def test_a_dropped_stream_ends_its_span(
     instrument: Instrument, fake: FakeProviders, memory: InMemorySpanExporter
 ) -> None:
     instrument()
-    stream = fake.openai().chat.completions.create(
-        model="gpt-4o-mini", messages=MESSAGES, stream=True
-    )
+    stream = chat_stream(fake)
     next(stream)
     assert memory.get_finished_spans() == ()
     del stream
@@ -325,9 +325,7 @@ def test_a_chunk_it_cannot_read_still_reaches_the_application(
     monkeypatch.setattr(ChatChunks, "_read", broken)
     monkeypatch.setattr(OpenAIChatStreamAccumulator, "_add", broken)
     instrument()
-    stream = fake.openai().chat.completions.create(
-        model="gpt-4o-mini", messages=MESSAGES, stream=True
-    )
+    stream = chat_stream(fake)
     assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == TEXT
     (span,) = memory.get_finished_spans()
     assert "gen_ai.output.messages" not in (span.attributes or {})
@@ -341,9 +339,7 @@ def test_an_error_in_the_middle_of_a_stream_is_recorded(
     class Boom(Exception):
         pass
 
-    stream = fake.openai().chat.completions.create(
-        model="gpt-4o-mini", messages=MESSAGES, stream=True
-    )
+    stream = chat_stream(fake)
     next(stream)
 
     def explode() -> Any:
