@@ -18,7 +18,8 @@ Prints, in one run:
 
 Spans are copies of one real span (``client.span()`` with an LLM event, content
 included) with fresh ids (never sent before: no run measures the server skipping
-duplicates); they are built between export calls, outside the timings.
+duplicates) and the time they were built as their start; they are built between export
+calls, outside the timings.
 Both servers run as separate processes on 127.0.0.1, started and stopped here.
 
     python bench/ingest.py [--spans 200000] [--rounds 5] [--per-event-spans 1000]
@@ -169,10 +170,20 @@ def template_span() -> ReadableSpan:
 
 
 def copies(template: ReadableSpan, count: int, rng: random.Random) -> list[ReadableSpan]:
-    """``count`` copies of ``template``, each its own trace and span id."""
+    """``count`` copies of ``template``, each its own trace and span id, started when built.
+
+    Times move forward as an application's do (a microsecond apart within a call): a
+    store sees spans in roughly the order they started, never thousands with one
+    timestamp.
+    """
+    assert template.start_time is not None
+    assert template.end_time is not None
+    duration = template.end_time - template.start_time
+    now = time.time_ns()
     out = []
-    for _ in range(count):
+    for i in range(count):
         ctx = SpanContext(rng.getrandbits(128) | 1, rng.getrandbits(64) | 1, False, TraceFlags(1))
+        start = now + i * 1000
         out.append(
             ReadableSpan(
                 name=template.name,
@@ -184,8 +195,8 @@ def copies(template: ReadableSpan, count: int, rng: random.Random) -> list[Reada
                 links=template.links,
                 kind=template.kind,
                 status=template.status,
-                start_time=template.start_time,
-                end_time=template.end_time,
+                start_time=start,
+                end_time=start + duration,
                 instrumentation_scope=template.instrumentation_scope,
             )
         )
