@@ -30,6 +30,7 @@ from moxtrace.pipeline.processor import BatchProcessor
 from moxtrace.pipeline.reassembly import SpanReassembler
 from moxtrace.pipeline.settings import CollectorSettings, parse_listen
 from moxtrace.pipeline.sinks import Sink, parse_sink
+from moxtrace.server.gcpause import raise_gc_threshold
 
 __all__ = ["EXIT_FAILED", "build_sinks", "load_chain", "run_collector"]
 
@@ -37,7 +38,6 @@ _logger = logging.getLogger("moxtrace.pipeline")
 
 EXIT_FAILED = 1
 """Exit code when the collector stopped because of an error (see its log)."""
-_GC_THRESHOLD = 50_000
 
 
 def load_chain(settings: CollectorSettings) -> list[CollectorPlugin]:
@@ -72,10 +72,8 @@ def run_collector(
         print(line, file=stream, flush=True)
 
     _configure_logging(settings.log_level)
-    # Decoding allocates many short-lived containers; the default threshold ran the
-    # cyclic collector hundreds of times per batch (see moxtrace.server.serve).
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(_GC_THRESHOLD, middle, old)
+    # Decoding allocates many short-lived containers (see moxtrace.server.gcpause).
+    raise_gc_threshold()
     chain = plugins if plugins is not None else load_chain(settings)
     return asyncio.run(_main(settings, chain, say))
 

@@ -24,6 +24,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from moxtrace.server.app import create_app
+from moxtrace.server.gcpause import GC_THRESHOLD, raise_gc_threshold
 from moxtrace.server.settings import ServerSettings
 from moxtrace.server.store.engine import describe_url
 
@@ -76,13 +77,6 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-GC_THRESHOLD = 50_000
-"""Allocations between young-generation collections in the server process (Python's
-default is 700). Decoding and validating a batch allocates many short-lived containers,
-freed by reference counting; with the default, the cyclic collector ran hundreds of times
-per batch and tripled the ingest cost."""
-
-
 SWITCH_INTERVAL = 0.0005
 """Seconds a thread may hold the GIL while another waits for it (Python's default is
 0.005). The database driver's threads need the GIL for a moment before and after each
@@ -93,8 +87,7 @@ statement; while a worker thread parses or derives a batch, each such moment wai
 def tune_interpreter() -> None:
     """Tune the garbage collector and the GIL switch interval for the server's workload
     (the server owns its process; see GC_THRESHOLD and SWITCH_INTERVAL)."""
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(GC_THRESHOLD, middle, old)
+    raise_gc_threshold()
     sys.setswitchinterval(SWITCH_INTERVAL)
 
 
