@@ -72,24 +72,34 @@ class Pipeline:
             )
             return Outcome(dropped=batch.spans)
 
-    def send_all(self, batches: Iterable[EventBatch], deadline: float) -> Outcome:
-        """Send every batch ``batches`` yields (building the next while earlier ones are in
-        flight); what became of their spans. Never raises ``DeliveryError``."""
+    def send_all(
+        self, batches: Iterable[EventBatch], deadline: float, parts: int | None = None
+    ) -> Outcome:
+        """Send every batch ``batches`` yields, each as soon as it is built (the next is
+        built while earlier ones are in flight); what became of their spans. Never raises
+        ``DeliveryError``.
+
+        ``parts``: how many batches there will be at most, when the caller knows. One is
+        sent in the calling thread (no thread hop); unknown, the first is held until the
+        second shows there is more than one.
+        """
         outcome = Outcome()
-        if self.depth == 1 or self._closed:
+        if self.depth == 1 or self._closed or parts == 1:
             for batch in batches:
                 outcome += self._send(batch, deadline)
             return outcome
-        parts = iter(batches)
-        first = next(parts, None)
-        if first is None:
-            return outcome
-        following = next(parts, None)
-        if following is None:  # one request: no thread hop
-            return self._send(first, deadline)
+        parts_iter = iter(batches)
+        if parts is None:
+            first = next(parts_iter, None)
+            if first is None:
+                return outcome
+            following = next(parts_iter, None)
+            if following is None:  # one request: no thread hop
+                return self._send(first, deadline)
+            parts_iter = chain((first, following), parts_iter)
         in_flight: deque[Future[Outcome]] = deque()
         try:
-            for batch in chain((first, following), parts):
+            for batch in parts_iter:
                 if len(in_flight) >= self.depth:
                     outcome += in_flight.popleft().result()
                 in_flight.append(self._executor().submit(self._send, batch, deadline))

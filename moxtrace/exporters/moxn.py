@@ -176,9 +176,11 @@ class MoxnSpanExporter(SpanExporter):
         outcome = Outcome()
         bad = 0
 
+        parts = self._parts(spans)
+
         def batches() -> Iterator[EventBatch]:
             nonlocal bad
-            for part in self._parts(spans):
+            for part in parts:
                 events = []
                 for span in part:
                     try:
@@ -192,7 +194,9 @@ class MoxnSpanExporter(SpanExporter):
                     yield EventBatch.of(events)
 
         try:
-            outcome = self._pipeline.send_all(batches(), time.monotonic() + self.deadline)
+            outcome = self._pipeline.send_all(
+                batches(), time.monotonic() + self.deadline, len(parts)
+            )
             outcome += Outcome(dropped=bad)
         except Exception:
             _logger.debug("moxtrace: MoxnSpanExporter.export raised", exc_info=True)
