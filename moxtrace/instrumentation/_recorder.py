@@ -36,7 +36,7 @@ from opentelemetry.util.types import AttributeValue
 from moxtrace._ratelimit import RateLimitedLogger
 from moxtrace.instrumentation._content import guard_exporters
 from moxtrace.instrumentation._endpoints import Endpoint
-from moxtrace.instrumentation._reply import Reply, is_model, new_reply, read_reply
+from moxtrace.instrumentation._reply import Reply, is_model, read_reply, timed
 from moxtrace.instrumentation._request import EMPTY_CONTENT, Request
 from moxtrace.instrumentation._stream import wrap_stream
 from moxtrace.instrumentation._stream_reply import StreamReply, stream_reply
@@ -264,20 +264,19 @@ class LLMCall:
             return
         parsed: ParsedResponse | Reply | None = None
         try:
+            waited = (
+                None if first_chunk_at is None else max(0.0, (first_chunk_at - self.started) * 1e3)
+            )
             if self.endpoint.manager:
                 snapshot = _snapshot(stream)
                 if snapshot is not None:
                     parsed = read_reply(snapshot, self.provider) or parse_response(
                         snapshot, self.provider, raw=False
                     )
-            elif reader is not None and first_chunk_at is not None:
-                parsed = reader.reply()
-            if parsed is not None and first_chunk_at is not None:
-                waited = max(0.0, (first_chunk_at - self.started) * 1e3)
-                if parsed.__class__ is Reply:
-                    parsed = new_reply((*parsed[:-1], waited))  # not _replace: Python-level
-                else:
-                    parsed.time_to_first_chunk_ms = waited  # type: ignore[misc]
+                    if waited is not None:
+                        parsed = timed(parsed, waited)
+            elif reader is not None and waited is not None:
+                parsed = reader.reply(waited)
         except Exception:
             _logger.debug(
                 "moxtrace: reading the stream of %s failed", self.endpoint.qualname, exc_info=True

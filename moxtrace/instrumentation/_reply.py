@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from moxtrace.session._wire import as_int, parse_arguments
 from moxtrace.session.providers import anthropic, google, openai_chat, openai_responses
 from moxtrace.types.content import Provider
-from moxtrace.types.telemetry import StopReason
+from moxtrace.types.telemetry import ParsedResponse, StopReason
 
 __all__ = [
     "Reply",
@@ -37,6 +37,7 @@ __all__ = [
     "new_reply",
     "new_usage",
     "read_reply",
+    "timed",
 ]
 
 
@@ -97,6 +98,14 @@ _TEXT_CLASSES = frozenset((str, type(None)))  # what _text lets through
 
 class _Unread(Exception):
     """A response this module does not read: the parser does."""
+
+
+def timed(parsed: Reply | ParsedResponse, waited: float) -> Reply | ParsedResponse:
+    """``parsed`` with ``waited`` as its time to the first chunk (ms)."""
+    if parsed.__class__ is Reply:
+        return new_reply((*parsed[:-1], waited))  # not _replace: Python-level
+    parsed.time_to_first_chunk_ms = waited  # type: ignore[misc]
+    return parsed
 
 
 def read_reply(response: Any, provider: Provider) -> Reply | None:
@@ -242,61 +251,79 @@ _RESPONSES_USAGE = (
     "input_tokens_details",
     "output_tokens_details",
 )
-_NO_USAGE_FIELDS = (None, None, None, None)
+_NO_USAGE = Usage()
+_COUNT_CLASSES = frozenset((int, type(None)))  # what _count reads as it is (without extras)
 
 
-def _usage_fields(usage: Any, names: tuple[str, str, str, str]) -> tuple[Any, Any, Any, Any]:
-    """An OpenAI usage's input and output counts and its two details models (``names``),
-    as ``_count`` and ``_field`` read them; the common usage (int counts, no extras) off
-    its __dict__ in one call, not a call a field."""
+def _openai_usage(usage: Any, names: tuple[str, str, str, str]) -> Usage:
+    """An OpenAI usage (Chat's or Responses' field ``names``: input and output counts and
+    their details), as ``_count`` and ``_field`` read it; the common one (int counts, no
+    extras) off the models' __dict__ in this one call, not a call a count."""
     if usage is None:
-        return _NO_USAGE_FIELDS
+        return _NO_USAGE
     values = usage.__dict__
     inputs, outputs, input_details, output_details = names
-    fields = (
-        values.get(inputs),
-        values.get(outputs),
-        values.get(input_details),
-        values.get(output_details),
-    )
-    if fields[0].__class__ is int and fields[1].__class__ is int and not usage.__pydantic_extra__:
-        return fields
-    return (
-        _count(usage, inputs),
-        _count(usage, outputs),
-        _field(usage, input_details),
-        _field(usage, output_details),
-    )
+    input_tokens = values.get(inputs)
+    output_tokens = values.get(outputs)
+    read_in = values.get(input_details)
+    read_out = values.get(output_details)
+    if (
+        input_tokens.__class__ is not int
+        or output_tokens.__class__ is not int
+        or usage.__pydantic_extra__
+    ):
+        input_tokens = _count(usage, inputs)
+        output_tokens = _count(usage, outputs)
+        read_in = _field(usage, input_details)
+        read_out = _field(usage, output_details)
+    reasoning = cached = cache_write = None
+    if read_out is not None:
+        reasoning = read_out.__dict__.get("reasoning_tokens")
+        if reasoning.__class__ is not int and (
+            reasoning is not None or read_out.__pydantic_extra__
+        ):
+            reasoning = _count(read_out, "reasoning_tokens")
+    if read_in is not None:
+        details = read_in.__dict__
+        cached = details.get("cached_tokens")
+        cache_write = details.get("cache_write_tokens")
+        if (
+            cached.__class__ not in _COUNT_CLASSES
+            or cache_write.__class__ not in _COUNT_CLASSES
+            or ((cached is None or cache_write is None) and read_in.__pydantic_extra__)
+        ):
+            # not an int, or unset: perhaps an extra
+            cached = _count(read_in, "cached_tokens")
+            cache_write = _count(read_in, "cache_write_tokens")
+    return new_usage((input_tokens, output_tokens, reasoning, cached, cache_write))
 
 
 def chat_reply(
-    model: Any, response_id: Any, finish: Any, usage: Any, parts: list[dict[str, Any]], calls: int
+    model: Any,
+    response_id: Any,
+    finish: Any,
+    usage: Any,
+    parts: list[dict[str, Any]],
+    calls: int,
+    waited: float | None = None,
 ) -> Reply:
-    """The ``Reply`` of a chat completion (or of its chunks) with these fields."""
+    """The ``Reply`` of a chat completion (or of its chunks) with these fields (``waited``:
+    a stream's time to its first chunk, ms)."""
     if (
         model.__class__ not in _TEXT_CLASSES
         or response_id.__class__ not in _TEXT_CLASSES
         or finish.__class__ not in _TEXT_CLASSES
     ):
         raise _Unread  # as _text judges each
-    input_tokens, output_tokens, prompt, completion = _usage_fields(usage, _CHAT_USAGE)
     return new_reply(
         (
             model,
             response_id,
             openai_chat.STOP_REASONS.get(finish) if finish else None,
             finish,
-            new_usage(
-                (
-                    input_tokens,
-                    output_tokens,
-                    _count(completion, "reasoning_tokens"),
-                    _count(prompt, "cached_tokens"),
-                    _count(prompt, "cache_write_tokens"),
-                )
-            ),
+            _openai_usage(usage, _CHAT_USAGE),
             (parts, calls),
-            None,
+            waited,
         )
     )
 
@@ -344,24 +371,13 @@ def _openai_responses(response: Any) -> Reply:
     stop, raw_stop = openai_responses.stop_reason(
         status, _text(details.reason) if details else None, calls > 0
     )
-    input_tokens, output_tokens, input_details, output_details = _usage_fields(
-        head["usage"], _RESPONSES_USAGE
-    )
     return new_reply(
         (
             model,
             response_id,
             stop,
             raw_stop,
-            new_usage(
-                (
-                    input_tokens,
-                    output_tokens,
-                    _count(output_details, "reasoning_tokens"),
-                    _count(input_details, "cached_tokens"),
-                    _count(input_details, "cache_write_tokens"),
-                )
-            ),
+            _openai_usage(head["usage"], _RESPONSES_USAGE),
             (parts, calls),
             None,
         )
@@ -454,9 +470,16 @@ def google_part(
 
 
 def google_reply(
-    model: Any, response_id: Any, finish: Any, usage: Any, parts: list[dict[str, Any]], calls: int
+    model: Any,
+    response_id: Any,
+    finish: Any,
+    usage: Any,
+    parts: list[dict[str, Any]],
+    calls: int,
+    waited: float | None = None,
 ) -> Reply:
-    """The ``Reply`` of a ``GenerateContentResponse`` (or of its chunks) with these fields."""
+    """The ``Reply`` of a ``GenerateContentResponse`` (or of its chunks) with these fields
+    (``waited``: a stream's time to its first chunk, ms)."""
     raw = finish.value if isinstance(finish, Enum) else finish
     stop = google.STOP_REASONS.get(str(raw)) if raw else None
     if stop is _STOP and calls:
@@ -482,6 +505,6 @@ def google_reply(
                 )
             ),
             (parts, calls),
-            None,
+            waited,
         )
     )

@@ -47,6 +47,7 @@ from moxtrace.instrumentation._reply import (
     new_reply,
     new_usage,
     read_reply,
+    timed,
 )
 from moxtrace.session._wire import as_dict, as_int
 from moxtrace.session.providers import (
@@ -111,14 +112,16 @@ class StreamReply:
             return None
         return self.reply()
 
-    def reply(self) -> Reply | ParsedResponse:
-        """What the chunks read so far gave (at least one)."""
-        if self._accumulator is not None:
-            return self._accumulator.result()
-        try:
-            return self._reply()
-        except Exception:  # a value the reading did not expect: the parser judges it
-            return self._hand_over().result()
+    def reply(self, waited: float | None = None) -> Reply | ParsedResponse:
+        """What the chunks read so far gave (at least one); ``waited``: the time to the
+        first chunk (ms), as the stream's reader saw it."""
+        if self._accumulator is None:
+            try:
+                return self._reply(waited)
+            except Exception:  # a value the reading did not expect: the parser judges it
+                self._hand_over()
+        parsed = self._accumulator.result()  # type: ignore[union-attr]
+        return parsed if waited is None else timed(parsed, waited)
 
     def _hand_over(self) -> StreamAccumulator:
         accumulator = stream_accumulator(self.provider, started_at=self.started)
@@ -130,7 +133,7 @@ class StreamReply:
     def _read(self, chunk: Any) -> None:
         raise NotImplementedError
 
-    def _reply(self) -> Reply | ParsedResponse:
+    def _reply(self, waited: float | None) -> Reply | ParsedResponse:
         raise NotImplementedError
 
     def _events(self) -> list[dict[str, Any]]:
@@ -267,7 +270,7 @@ class ChatChunks(StreamReply):
         if finish:
             self._finish = finish
 
-    def _reply(self) -> Reply:
+    def _reply(self, waited: float | None) -> Reply:
         parts: list[dict[str, Any]] = []
         reasoning = "".join(self._reasoning)
         if reasoning:
@@ -284,7 +287,7 @@ class ChatChunks(StreamReply):
             parts.append(_tool_call(call_id, name, "".join(arguments)))
         head = self._head
         return chat_reply(
-            head.get("model"), head.get("id"), self._finish, self._usage, parts, len(calls)
+            head.get("model"), head.get("id"), self._finish, self._usage, parts, len(calls), waited
         )
 
     def _events(self) -> list[dict[str, Any]]:
@@ -427,7 +430,7 @@ class AnthropicEvents(StreamReply):
             return block.get(field)
         return (block.get(field) or "") + "".join(pieces)
 
-    def _reply(self) -> Reply:
+    def _reply(self, waited: float | None) -> Reply:
         parts: list[dict[str, Any]] = []
         calls = 0
         for index in sorted(self._blocks):
@@ -477,7 +480,7 @@ class AnthropicEvents(StreamReply):
                     )
                 ),
                 (parts, calls),
-                None,
+                waited,
             )
         )
 
@@ -597,10 +600,16 @@ class GoogleChunks(StreamReply):
             self._parts[-1]["content"] += "".join(tail)
             tail.clear()
 
-    def _reply(self) -> Reply:
+    def _reply(self, waited: float | None) -> Reply:
         self._join_tail()
         return google_reply(
-            self._model, self._response_id, self._finish, self._usage, self._parts, self._calls
+            self._model,
+            self._response_id,
+            self._finish,
+            self._usage,
+            self._parts,
+            self._calls,
+            waited,
         )
 
     def _events(self) -> list[dict[str, Any]]:
@@ -701,13 +710,12 @@ class ResponsesEvents(StreamReply):
         else:
             self._snapshot = fields["response"]
 
-    def _reply(self) -> Reply | ParsedResponse:
+    def _reply(self, waited: float | None) -> Reply | ParsedResponse:
         final = self._final
-        if final is not None:
-            return read_reply(final, self.provider) or parse_response(
-                final, self.provider, raw=False
-            )
-        return self._hand_over().result()
+        if final is None:
+            raise _Unread  # cut short: the accumulator rebuilds the response
+        parsed = read_reply(final, self.provider) or parse_response(final, self.provider, raw=False)
+        return parsed if waited is None else timed(parsed, waited)
 
     def _events(self) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []

@@ -130,6 +130,17 @@ def test_openai_usage_counts_that_are_not_plain_ints() -> None:
         completion_usage.CompletionUsage.model_validate(
             {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15, "extra_tokens": 1}
         ),
+        completion_usage.CompletionUsage(
+            prompt_tokens=10,
+            completion_tokens=5,
+            total_tokens=15,
+            prompt_tokens_details=completion_usage.PromptTokensDetails.model_validate(
+                {"cached_tokens": None, "cache_write_tokens": 3, "spare": 1}
+            ),
+            completion_tokens_details=completion_usage.CompletionTokensDetails.model_construct(
+                reasoning_tokens=True
+            ),
+        ),
     ):
         same_as_parser(
             chat(ChatCompletionMessage(role="assistant", content="Hi"), usage=usage),
