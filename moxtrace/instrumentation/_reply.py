@@ -51,6 +51,10 @@ class Usage(NamedTuple):
     cache_creation_input_tokens: int | None = None
 
 
+Output = tuple[list[dict[str, Any]], int]
+"""A response's output as GenAI parts, and its number of tool calls."""
+
+
 class Reply(NamedTuple):
     """The fields of a response ``llm_call_attributes`` maps, and its output as GenAI parts
     with its number of tool calls."""
@@ -60,7 +64,7 @@ class Reply(NamedTuple):
     stop_reason: StopReason | None
     raw_stop_reason: str | None
     usage: Usage
-    output: tuple[list[dict[str, Any]], int]
+    output: Output
     time_to_first_chunk_ms: float | None = None
 
 
@@ -234,8 +238,8 @@ def _openai_chat(response: Any) -> Reply:
         head["id"],
         choice["finish_reason"] if choice is not None else None,
         head["usage"],
-        parts,
-        calls,
+        (parts, calls),
+        None,
     )
 
 
@@ -299,16 +303,11 @@ def _openai_usage(usage: Any, names: tuple[str, str, str, str]) -> Usage:
 
 
 def chat_reply(
-    model: Any,
-    response_id: Any,
-    finish: Any,
-    usage: Any,
-    parts: list[dict[str, Any]],
-    calls: int,
-    waited: float | None = None,
+    model: Any, response_id: Any, finish: Any, usage: Any, output: Output, waited: float | None
 ) -> Reply:
-    """The ``Reply`` of a chat completion (or of its chunks) with these fields (``waited``:
-    a stream's time to its first chunk, ms)."""
+    """The ``Reply`` of a chat completion (or of its chunks) with these fields and
+    ``output`` (its GenAI parts, its number of tool calls); ``waited``: a stream's time to
+    its first chunk (ms)."""
     if (
         model.__class__ not in _TEXT_CLASSES
         or response_id.__class__ not in _TEXT_CLASSES
@@ -322,7 +321,7 @@ def chat_reply(
             openai_chat.STOP_REASONS.get(finish) if finish else None,
             finish,
             _openai_usage(usage, _CHAT_USAGE),
-            (parts, calls),
+            output,
             waited,
         )
     )
@@ -442,8 +441,8 @@ def _google(response: Any) -> Reply:
         response.response_id,
         candidate.finish_reason if candidate is not None else None,
         response.usage_metadata,
-        parts,
-        calls,
+        (parts, calls),
+        None,
     )
 
 
@@ -470,25 +469,19 @@ def google_part(
 
 
 def google_reply(
-    model: Any,
-    response_id: Any,
-    finish: Any,
-    usage: Any,
-    parts: list[dict[str, Any]],
-    calls: int,
-    waited: float | None = None,
+    model: Any, response_id: Any, finish: Any, usage: Any, output: Output, waited: float | None
 ) -> Reply:
     """The ``Reply`` of a ``GenerateContentResponse`` (or of its chunks) with these fields
-    (``waited``: a stream's time to its first chunk, ms)."""
+    and ``output``; ``waited``: a stream's time to its first chunk (ms)."""
     raw = finish.value if isinstance(finish, Enum) else finish
     stop = google.STOP_REASONS.get(str(raw)) if raw else None
-    if stop is _STOP and calls:
+    if stop is _STOP and output[1]:
         stop = _TOOL_CALL
     candidates_tokens = _count(usage, "candidates_token_count")
     thoughts = _count(usage, "thoughts_token_count")
-    output = None
+    output_tokens = None
     if candidates_tokens is not None or thoughts is not None:
-        output = (candidates_tokens or 0) + (thoughts or 0)
+        output_tokens = (candidates_tokens or 0) + (thoughts or 0)
     return new_reply(
         (
             _text(model),
@@ -498,13 +491,13 @@ def google_reply(
             new_usage(
                 (
                     _count(usage, "prompt_token_count"),
-                    output,
+                    output_tokens,
                     thoughts,
                     _count(usage, "cached_content_token_count"),
                     None,
                 )
             ),
-            (parts, calls),
+            output,
             waited,
         )
     )

@@ -287,7 +287,12 @@ class ChatChunks(StreamReply):
             parts.append(_tool_call(call_id, name, "".join(arguments)))
         head = self._head
         return chat_reply(
-            head.get("model"), head.get("id"), self._finish, self._usage, parts, len(calls), waited
+            head.get("model"),
+            head.get("id"),
+            self._finish,
+            self._usage,
+            (parts, len(calls)),
+            waited,
         )
 
     def _events(self) -> list[dict[str, Any]]:
@@ -607,8 +612,7 @@ class GoogleChunks(StreamReply):
             self._response_id,
             self._finish,
             self._usage,
-            self._parts,
-            self._calls,
+            (self._parts, self._calls),
             waited,
         )
 
