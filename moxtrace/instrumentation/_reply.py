@@ -140,6 +140,12 @@ def _text(value: Any) -> str | None:
     raise _Unread
 
 
+def _texts(*values: Any) -> None:
+    """``_text``'s check of each of ``values``, in one call."""
+    if not {value.__class__ for value in values} <= _TEXT_CLASSES:
+        raise _Unread
+
+
 def _name(value: Any) -> str:
     """A field the parser reads as ``value or ""`` into a ``str`` field."""
     return _text(value) or ""
@@ -167,6 +173,35 @@ def _count(holder: Any, name: str) -> int | None:
             return None
         value = extra.get(name)
     return as_int(value)
+
+
+_ANTHROPIC_COUNTS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+)
+_GOOGLE_COUNTS = (
+    "prompt_token_count",
+    "candidates_token_count",
+    "thoughts_token_count",
+    "cached_content_token_count",
+)
+_INT_CLASSES = frozenset((int,))
+_COUNT_CLASSES = frozenset((int, type(None)))  # what _count reads as it is (without extras)
+
+
+def _counts(holder: Any, names: tuple[str, ...]) -> tuple[int | None, ...]:
+    """``_count`` of each of ``names``; for the common holder (its fields ints, or unset
+    without extras) in this one call, not a call a count."""
+    if holder is None:
+        return (None,) * len(names)
+    values = holder.__dict__
+    counts = tuple(map(values.get, names))
+    kinds = set(map(type, counts))
+    if kinds <= _INT_CLASSES or (kinds <= _COUNT_CLASSES and not holder.__pydantic_extra__):
+        return counts
+    return tuple(_count(holder, name) for name in names)
 
 
 def _tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
@@ -256,7 +291,6 @@ _RESPONSES_USAGE = (
     "output_tokens_details",
 )
 _NO_USAGE = Usage()
-_COUNT_CLASSES = frozenset((int, type(None)))  # what _count reads as it is (without extras)
 
 
 def _openai_usage(usage: Any, names: tuple[str, str, str, str]) -> Usage:
@@ -308,12 +342,7 @@ def chat_reply(
     """The ``Reply`` of a chat completion (or of its chunks) with these fields and
     ``output`` (its GenAI parts, its number of tool calls); ``waited``: a stream's time to
     its first chunk (ms)."""
-    if (
-        model.__class__ not in _TEXT_CLASSES
-        or response_id.__class__ not in _TEXT_CLASSES
-        or finish.__class__ not in _TEXT_CLASSES
-    ):
-        raise _Unread  # as _text judges each
+    _texts(model, response_id, finish)
     return new_reply(
         (
             model,
@@ -360,12 +389,7 @@ def _openai_responses(response: Any) -> Reply:
                 text = "".join(_name(c.text) for c in _field(item, "content") or ())
             parts.append(_reasoning_part(text))
     model, response_id, status = head["model"], head["id"], head["status"]
-    if (
-        model.__class__ not in _TEXT_CLASSES
-        or response_id.__class__ not in _TEXT_CLASSES
-        or status.__class__ not in _TEXT_CLASSES
-    ):
-        raise _Unread  # as _text judges each
+    _texts(model, response_id, status)
     details = head["incomplete_details"]
     stop, raw_stop = openai_responses.stop_reason(
         status, _text(details.reason) if details else None, calls > 0
@@ -384,12 +408,17 @@ def _openai_responses(response: Any) -> Reply:
 
 
 def _anthropic(response: Any) -> Reply:
+    head = response.__dict__
     parts: list[dict[str, Any]] = []
     calls = 0
-    for item in response.content or ():
-        kind = item.type
+    for item in head["content"] or ():
+        fields = item.__dict__
+        kind = fields["type"]
         if kind == "text":
-            parts.append(_text_part(item.text))
+            text = fields["text"]
+            parts.append(
+                {"type": "text", "content": text} if text.__class__ is str else _text_part(text)
+            )
         elif kind in ("tool_use", "server_tool_use"):
             parts.append(_tool_call(item.id, item.name, item.input))
             calls += 1
@@ -399,23 +428,22 @@ def _anthropic(response: Any) -> Reply:
         elif kind == "redacted_thinking":
             _text(item.data)
             parts.append(_reasoning_part(""))
-    usage = response.usage
-    cache_read = _count(usage, "cache_read_input_tokens")
-    cache_creation = _count(usage, "cache_creation_input_tokens")
-    input_tokens = _count(usage, "input_tokens")
+    usage = head["usage"]
+    input_tokens, output_tokens, cache_read, cache_creation = _counts(usage, _ANTHROPIC_COUNTS)
     if input_tokens is not None:  # all input, cached or not, as the parser counts it
         input_tokens += (cache_read or 0) + (cache_creation or 0)
-    raw_stop = _text(response.stop_reason)
+    model, response_id, raw_stop = head["model"], head["id"], head["stop_reason"]
+    _texts(model, response_id, raw_stop)
     return new_reply(
         (
-            _text(response.model),
-            _text(response.id),
+            model,
+            response_id,
             anthropic.STOP_REASONS.get(raw_stop) if raw_stop else None,
             raw_stop,
             new_usage(
                 (
                     input_tokens,
-                    _count(usage, "output_tokens"),
+                    output_tokens,
                     _count(usage and _field(usage, "output_tokens_details"), "thinking_tokens"),
                     cache_read,
                     cache_creation,
@@ -477,8 +505,7 @@ def google_reply(
     stop = google.STOP_REASONS.get(str(raw)) if raw else None
     if stop is _STOP and output[1]:
         stop = _TOOL_CALL
-    candidates_tokens = _count(usage, "candidates_token_count")
-    thoughts = _count(usage, "thoughts_token_count")
+    prompt_tokens, candidates_tokens, thoughts, cached = _counts(usage, _GOOGLE_COUNTS)
     output_tokens = None
     if candidates_tokens is not None or thoughts is not None:
         output_tokens = (candidates_tokens or 0) + (thoughts or 0)
@@ -490,10 +517,10 @@ def google_reply(
             str(raw) if raw else None,
             new_usage(
                 (
-                    _count(usage, "prompt_token_count"),
+                    prompt_tokens,
                     output_tokens,
                     thoughts,
-                    _count(usage, "cached_content_token_count"),
+                    cached,
                     None,
                 )
             ),

@@ -191,6 +191,12 @@ def test_anthropic_shapes() -> None:
     )
     reply = same_as_parser(message, Provider.ANTHROPIC)
     assert reply.usage.input_tokens == 7
+    # Counts the usage does not hold as ints (an extra, a float) read as the parser reads them.
+    for usage in (
+        at.Usage.model_validate({"input_tokens": 7, "output_tokens": 3, "spare": 1}),
+        at.Usage.model_construct(input_tokens=7, output_tokens=3.0),
+    ):
+        same_as_parser(message.model_copy(update={"usage": usage}), Provider.ANTHROPIC)
 
 
 def test_google_shapes() -> None:
