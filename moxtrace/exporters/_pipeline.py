@@ -21,7 +21,6 @@ import weakref
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from itertools import chain
 
 from moxtrace._ratelimit import RateLimitedLogger
 from moxtrace.exporters._batch import EventBatch, Outcome
@@ -72,34 +71,22 @@ class Pipeline:
             )
             return Outcome(dropped=batch.spans)
 
-    def send_all(
-        self, batches: Iterable[EventBatch], deadline: float, parts: int | None = None
-    ) -> Outcome:
+    def send_all(self, batches: Iterable[EventBatch], deadline: float, parts: int) -> Outcome:
         """Send every batch ``batches`` yields, each as soon as it is built (the next is
         built while earlier ones are in flight); what became of their spans. Never raises
         ``DeliveryError``.
 
-        ``parts``: how many batches there will be at most, when the caller knows. One is
-        sent in the calling thread (no thread hop); unknown, the first is held until the
-        second shows there is more than one.
+        ``parts``: how many batches there will be at most; one is sent in the calling
+        thread (no thread hop).
         """
         outcome = Outcome()
-        if self.depth == 1 or self._closed or parts == 1:
+        if self.depth == 1 or self._closed or parts <= 1:
             for batch in batches:
                 outcome += self._send(batch, deadline)
             return outcome
-        parts_iter = iter(batches)
-        if parts is None:
-            first = next(parts_iter, None)
-            if first is None:
-                return outcome
-            following = next(parts_iter, None)
-            if following is None:  # one request: no thread hop
-                return self._send(first, deadline)
-            parts_iter = chain((first, following), parts_iter)
         in_flight: deque[Future[Outcome]] = deque()
         try:
-            for batch in parts_iter:
+            for batch in batches:
                 if len(in_flight) >= self.depth:
                     outcome += in_flight.popleft().result()
                 in_flight.append(self._executor().submit(self._send, batch, deadline))

@@ -140,9 +140,10 @@ def _text(value: Any) -> str | None:
     raise _Unread
 
 
-def _texts(*values: Any) -> None:
-    """``_text``'s check of each of ``values``, in one call."""
-    if not {value.__class__ for value in values} <= _TEXT_CLASSES:
+def _texts(first: Any, second: Any, third: Any) -> None:
+    """``_text``'s check of three fields, in one call."""
+    text = _TEXT_CLASSES
+    if first.__class__ not in text or second.__class__ not in text or third.__class__ not in text:
         raise _Unread
 
 

@@ -50,6 +50,6 @@ def gc_paused() -> Iterator[None]:
 
 def raise_gc_threshold() -> None:
     """Set the young generation's threshold to ``GC_THRESHOLD`` (for a process that owns
-    its interpreter: the server, the collector, their worker processes)."""
+    its interpreter: the server, the collector)."""
     _, middle, old = gc.get_threshold()
     gc.set_threshold(GC_THRESHOLD, middle, old)

@@ -24,11 +24,11 @@ import uvicorn
 from fastapi import FastAPI
 
 from moxtrace.server.app import create_app
-from moxtrace.server.gcpause import GC_THRESHOLD, raise_gc_threshold
+from moxtrace.server.gcpause import raise_gc_threshold
 from moxtrace.server.settings import ServerSettings
 from moxtrace.server.store.engine import describe_url
 
-__all__ = ["EXIT_STARTUP_FAILED", "GC_THRESHOLD", "SWITCH_INTERVAL", "serve", "tune_interpreter"]
+__all__ = ["EXIT_STARTUP_FAILED", "SWITCH_INTERVAL", "serve", "tune_interpreter"]
 
 EXIT_STARTUP_FAILED = 3
 """Exit code when the server could not start (database unreachable, port taken, ...)."""
@@ -86,7 +86,7 @@ statement; while a worker thread parses or derives a batch, each such moment wai
 
 def tune_interpreter() -> None:
     """Tune the garbage collector and the GIL switch interval for the server's workload
-    (the server owns its process; see GC_THRESHOLD and SWITCH_INTERVAL)."""
+    (the server owns its process; see gcpause.GC_THRESHOLD and SWITCH_INTERVAL)."""
     raise_gc_threshold()
     sys.setswitchinterval(SWITCH_INTERVAL)
 
