@@ -55,8 +55,10 @@ class Settings(BaseSettings):
     export_deadline: float = Field(default=30.0, gt=0)
     """``MOXN_EXPORT_DEADLINE``: seconds the Moxn exporter spends on one batch, retries
     included, before spooling (or dropping) it."""
-    export_compression: Literal["gzip", "none"] = "gzip"
-    """``MOXN_EXPORT_COMPRESSION``: ``gzip`` (default) or ``none`` for request bodies."""
+    export_compression: Literal["auto", "gzip", "none"] = "auto"
+    """``MOXN_EXPORT_COMPRESSION``: ``gzip``, ``none``, or ``auto`` (default): gzip, except
+    to a loopback address (``localhost``, ``127.0.0.0/8``, ``::1``), where compressing costs
+    CPU at both ends and saves nothing."""
     spool_dir: Path | None = None
     """``MOXN_SPOOL_DIR``: keep batches that could not be delivered in this directory and
     send them later, also after a restart (at-least-once delivery). Unset: no spool."""

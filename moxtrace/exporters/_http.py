@@ -19,6 +19,7 @@ traces the exporter's own calls.
 from __future__ import annotations
 
 import gzip
+import ipaddress
 import logging
 import os
 import threading
@@ -42,7 +43,13 @@ from moxtrace.exporters._errors import (
 )
 from moxtrace.retry import is_retriable_status, parse_retry_after
 
-__all__ = ["CONTENT_INLINE_LIMIT", "IDEMPOTENCY_HEADER", "IngestClient", "suppressed"]
+__all__ = [
+    "CONTENT_INLINE_LIMIT",
+    "IDEMPOTENCY_HEADER",
+    "IngestClient",
+    "is_loopback",
+    "suppressed",
+]
 
 _logger = logging.getLogger("moxtrace.exporters")
 
@@ -52,6 +59,20 @@ IDEMPOTENCY_HEADER = "X-Moxn-Idempotency-Key"
 BATCH_ROUTE = "/telemetry/log-events"
 EVENT_ROUTE = "/telemetry/log-event"
 SIGNED_URL_ROUTE = "/telemetry/log-event-and-get-signed-url"
+
+
+def is_loopback(url: str) -> bool:
+    """Whether ``url``'s host is this machine: ``localhost`` or a loopback address."""
+    try:
+        host = httpx.URL(url).host
+    except httpx.InvalidURL:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _dumps(value: Any) -> bytes:

@@ -28,7 +28,7 @@ from pydantic import SecretStr
 
 from moxtrace._ratelimit import RateLimitedLogger
 from moxtrace.exporters._batch import EventBatch, Outcome
-from moxtrace.exporters._http import IngestClient
+from moxtrace.exporters._http import IngestClient, is_loopback
 from moxtrace.exporters._pipeline import Pipeline
 from moxtrace.exporters._retry import BatchSender, Retrying
 from moxtrace.exporters._split import SplitOnTooLarge
@@ -67,7 +67,9 @@ class MoxnSpanExporter(SpanExporter):
         spool_replay_interval: seconds between replays (``MOXN_SPOOL_REPLAY_INTERVAL``).
         timeout: seconds per request (``MOXN_EXPORT_TIMEOUT``).
         deadline: seconds one batch may take, retries included (``MOXN_EXPORT_DEADLINE``).
-        compress: gzip request bodies (``MOXN_EXPORT_COMPRESSION``, ``gzip`` or ``none``).
+        compress: gzip request bodies (``MOXN_EXPORT_COMPRESSION``: ``gzip``, ``none``, or
+            ``auto``, the default: gzip unless ``base_url`` is a loopback address, where
+            compressing costs CPU at both ends and saves nothing).
         retry_policy: backoff parameters.
         batch_route: whether the server has ``POST /telemetry/log-events``; ``None``
             (default) finds out from the first reply, ``False`` sends one event per
@@ -112,11 +114,15 @@ class MoxnSpanExporter(SpanExporter):
         self._stop = threading.Event()
         self._closed = False
         self._counters = ExportCounters()
+        url = base_url or s.base_url
+        if compress is None:
+            mode = s.export_compression
+            compress = mode == "gzip" or (mode == "auto" and not is_loopback(url))
         self._client = IngestClient(
-            base_url or s.base_url,
+            url,
             api_key,
             timeout=s.export_timeout if timeout is None else timeout,
-            compress=(s.export_compression == "gzip") if compress is None else compress,
+            compress=compress,
             transport=transport,
         )
         self._client.batch_route = batch_route

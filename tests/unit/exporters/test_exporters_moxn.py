@@ -264,6 +264,50 @@ def test_environment_configures_the_exporter(
     assert exporter.spool.max_bytes == 4096
 
 
+@pytest.mark.parametrize(
+    ("base_url", "setting", "compress", "gzipped"),
+    [
+        ("http://moxn.test", None, None, True),
+        ("http://127.0.0.1:8700", None, None, False),
+        ("http://localhost:8700", None, None, False),
+        ("http://[::1]:8700", None, None, False),
+        ("http://127.0.0.1:8700", "gzip", None, True),
+        ("http://moxn.test", "none", None, False),
+        ("http://127.0.0.1:8700", "auto", True, True),
+        ("http://moxn.test", "gzip", False, False),
+    ],
+)
+def test_bodies_are_gzipped_except_to_a_loopback_address_by_default(
+    base_url: str, setting: str | None, compress: bool | None, gzipped: bool
+) -> None:
+    captured: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        request.read()
+        captured.append(request)
+        return httpx.Response(200, json={"success": True})
+
+    settings = Settings() if setting is None else Settings(export_compression=setting)
+    exporter = MoxnSpanExporter(
+        "moxn_t.s",
+        base_url,
+        settings=settings,
+        compress=compress,
+        transport=httpx.MockTransport(handler),
+    )
+    assert exporter.export([readable_span(0)]) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+    (request,) = captured
+    assert (request.headers.get("content-encoding") == "gzip") is gzipped
+    raw = gzip.decompress(request.content) if gzipped else request.content
+    assert json.loads(raw)["events"][0]["event_type"] == "span_start"
+
+
+def test_an_unknown_compression_setting_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="export_compression"):
+        Settings(export_compression="brotli")  # type: ignore[arg-type]
+
+
 def test_an_unusable_spool_directory_means_no_spool_not_an_error(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
