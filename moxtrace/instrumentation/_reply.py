@@ -72,14 +72,16 @@ _MODEL_CLASSES: dict[type, bool] = {}
 
 
 def is_model(value: Any) -> bool:
-    """``isinstance(value, BaseModel)``, remembered by class: pydantic's metaclass is an ABC,
-    whose check runs in Python, on every response and chunk."""
-    kind = value.__class__
+    """Whether ``value``'s type is a pydantic ``BaseModel``, remembered by type: pydantic's
+    metaclass is an ABC, whose check runs in Python, on every response and chunk. By
+    ``type()``, not ``__class__`` (which goes through a model's ``__getattr__`` hook); an
+    object that only claims a model's class (a proxy) is the parser's to read."""
+    kind = type(value)
     known = _MODEL_CLASSES.get(kind)
     if known is None:
         if len(_MODEL_CLASSES) > 1024:  # bounded: classes made on the fly come and go
             _MODEL_CLASSES.clear()
-        known = _MODEL_CLASSES[kind] = isinstance(value, BaseModel)
+        known = _MODEL_CLASSES[kind] = issubclass(kind, BaseModel)
     return known
 
 
@@ -481,14 +483,15 @@ def google_part(
     """Append a ``Part``'s GenAI part to ``parts``, which hold ``calls`` tool calls and end
     with text of kind ``last`` (adjacent text, or thought, parts are one, as merge_text
     joins them): the new number of calls and kind of the last part."""
-    call = part.function_call
-    text = part.text
+    fields = part.__dict__
+    call = fields["function_call"]
+    text = fields["text"]
     if call:
         # Gemini gives no call ids; numbered as the parser numbers them.
         parts.append(_tool_call(call.id or f"call_{calls}", call.name, call.args))
         return calls + 1, None
     if isinstance(text, str):
-        kind = "reasoning" if part.thought else "text"
+        kind = "reasoning" if fields["thought"] else "text"
         if kind == last:
             parts[-1]["content"] += text
         else:

@@ -146,11 +146,12 @@ class TracedStream(_Traced):
         if call.endpoint.lazy:
             iterator = _in_context(iterator, call.context)
         read = self._moxn_read
+        first = self._moxn_first
         thrown = False  # raised into this generator at its yield: not the SDK's error
         try:
             for chunk in iterator:
-                if self._moxn_first is None:
-                    self._moxn_first = time.perf_counter()
+                if first is None:
+                    first = self._moxn_first = time.perf_counter()
                 if read is not None:
                     try:
                         read(chunk)

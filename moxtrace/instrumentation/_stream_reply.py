@@ -17,9 +17,9 @@ twice when a chunk hands over halfway. tests/unit/instrumentation/test_stream_re
 holds both paths to the same span attributes, for real SDK chunk objects.
 
 OpenAI Responses streams end with an event carrying the whole ``Response``: that is read
-by ``read_reply``. Until it arrives, each output item's events are kept (the items as the
-SDK's objects, the deltas' text by part), and replayed to the accumulator only for a
-stream cut short before its final event.
+by ``read_reply``. Until it arrives, the output items' events are kept (their fields, as
+the SDK's objects hold them, read per item and part only every few hundred events), and
+replayed to the accumulator only for a stream cut short before its final event.
 """
 
 from __future__ import annotations
@@ -144,12 +144,13 @@ class StreamReply:
 _SDK_CLASSES: dict[tuple[str, ...], tuple[Any, ...]] = {}
 
 
-def _sdk_classes(module: str, *names: str) -> tuple[Any, ...]:
-    """SDK classes, imported the first time a stream needs them (the SDK is installed: it
-    made the stream)."""
-    key = (module, *names)
+def _sdk_classes(key: tuple[str, ...]) -> tuple[Any, ...]:
+    """The SDK classes ``key`` names (a module, then the classes), imported the first time a
+    stream needs them (the SDK is installed: it made the stream). One constant tuple, not
+    arguments packed into a new one, per stream."""
     kinds = _SDK_CLASSES.get(key)
     if kinds is None:
+        module, *names = key
         imported = importlib.import_module(module)
         kinds = _SDK_CLASSES[key] = tuple(getattr(imported, name) for name in names)
     return kinds
@@ -160,6 +161,9 @@ def _dump(value: Any) -> Any:
 
 
 # -- OpenAI Chat Completions ------------------------------------------------------------
+_CHAT_CLASSES = ("openai.types.chat", "ChatCompletionChunk")
+
+
 class ChatChunks(StreamReply):
     """``ChatCompletionChunk`` objects, as ``OpenAIChatStreamAccumulator`` reads them."""
 
@@ -169,6 +173,7 @@ class ChatChunks(StreamReply):
         "_finish",
         "_head",
         "_kind",
+        "_ready",
         "_reasoning",
         "_refusal",
         "_usage",
@@ -176,8 +181,9 @@ class ChatChunks(StreamReply):
 
     def __init__(self, provider: Provider, started: float) -> None:
         super().__init__(provider, started)
-        (self._kind,) = _sdk_classes("openai.types.chat", "ChatCompletionChunk")
+        (self._kind,) = _sdk_classes(_CHAT_CLASSES)
         self._head: dict[str, Any] = {}
+        self._ready = False  # the head read: id, model, created
         self._content: list[str] = []
         self._refusal: list[str] = []
         self._reasoning: list[str] = []
@@ -189,38 +195,50 @@ class ChatChunks(StreamReply):
         if type(chunk) is not self._kind:
             raise _Unread
         fields = chunk.__dict__
-        # Most chunks carry a piece of text and nothing else: read with the fewest lookups
-        # (each attribute of a pydantic model goes through its __getattr__ hook).
-        choices = fields["choices"]
-        if len(choices) == 1 and fields["usage"] is None and len(self._head) == 3:
-            choice = choices[0].__dict__
-            delta = choice["delta"]
-            if choice["index"] == 0 and choice["finish_reason"] is None and delta is not None:
-                values = delta.__dict__
-                content = values["content"]
-                if (
-                    content.__class__ is str
-                    and not values["refusal"]
-                    and not values["tool_calls"]
-                    and not delta.__pydantic_extra__
-                ):
-                    if content:
-                        self._content.append(content)
-                    return
+        # Once the head is read, most chunks carry a piece of text (or the finish reason,
+        # or only the usage) and nothing else: read with the fewest lookups (each
+        # attribute of a pydantic model goes through its __getattr__ hook).
+        if self._ready:
+            choices = fields["choices"]
+            if not choices:
+                usage = fields["usage"]
+                if usage:
+                    self._usage = usage
+                return
+            if len(choices) == 1 and fields["usage"] is None:
+                choice = choices[0].__dict__
+                delta = choice["delta"]
+                if choice["index"] == 0 and delta is not None:
+                    values = delta.__dict__
+                    content = values["content"]
+                    if (
+                        (content is None or content.__class__ is str)
+                        and not values["refusal"]
+                        and not values["tool_calls"]
+                        and not delta.__pydantic_extra__
+                    ):
+                        if content:
+                            self._content.append(content)
+                        finish = choice["finish_reason"]
+                        if finish:
+                            self._finish = finish
+                        return
         self._read_whole(fields)
 
     def _read_whole(self, fields: dict[str, Any]) -> None:
         content = refusal = reasoning = finish = None
         calls: list[tuple[int, Any, Any, Any]] | None = None
         for choice in fields["choices"]:
-            if choice.index != 0:
+            values = choice.__dict__
+            if values["index"] != 0:
                 continue
-            delta = choice.delta
+            delta = values["delta"]
             if delta is not None:
-                content = delta.content
+                entries = delta.__dict__
+                content = entries["content"]
                 if content and content.__class__ is not str:
                     raise _Unread
-                refusal = delta.refusal
+                refusal = entries["refusal"]
                 if refusal and refusal.__class__ is not str:
                     raise _Unread
                 # Not in OpenAI's API; OpenAI-compatible servers (vLLM, DeepSeek) send it.
@@ -229,7 +247,7 @@ class ChatChunks(StreamReply):
                     reasoning = extra.get("reasoning_content") or extra.get("reasoning")
                     if not isinstance(reasoning, str):
                         reasoning = None
-                tool_calls = delta.tool_calls
+                tool_calls = entries["tool_calls"]
                 if tool_calls:
                     calls = []
                     for call in tool_calls:
@@ -240,14 +258,15 @@ class ChatChunks(StreamReply):
                             if arguments and arguments.__class__ is not str:
                                 raise _Unread
                         calls.append((call.index, call.id, name, arguments))
-            if choice.finish_reason:
-                finish = choice.finish_reason
+            if values["finish_reason"]:
+                finish = values["finish_reason"]
         # Read; now kept.
         head = self._head
         if len(head) < 3:
             for key in ("id", "model", "created"):
                 if key not in head and fields[key] is not None:
                     head[key] = fields[key]
+            self._ready = len(head) == 3
         usage = fields["usage"]
         if usage:
             self._usage = usage
@@ -311,7 +330,16 @@ class ChatChunks(StreamReply):
 
 
 # -- Anthropic Messages -----------------------------------------------------------------
-_ANTHROPIC_BLOCK_FIELDS = ("type", "text", "id", "name", "input", "thinking", "signature", "data")
+_ANTHROPIC_CLASSES = (
+    "anthropic.types",
+    "RawContentBlockDeltaEvent",
+    "TextDelta",
+    "RawContentBlockStopEvent",
+    "RawMessageStopEvent",
+)
+_ANTHROPIC_BLOCK_FIELDS = frozenset(
+    ("type", "text", "id", "name", "input", "thinking", "signature", "data")
+)
 
 
 class AnthropicEvents(StreamReply):
@@ -331,14 +359,7 @@ class AnthropicEvents(StreamReply):
 
     def __init__(self, provider: Provider, started: float) -> None:
         super().__init__(provider, started)
-        self._delta_kind, self._text_kind, *stops = _sdk_classes(
-            "anthropic.types",
-            "RawContentBlockDeltaEvent",
-            "TextDelta",
-            "RawContentBlockStopEvent",
-            "RawMessageStopEvent",
-        )
-        self._stop_kinds = stops
+        self._delta_kind, self._text_kind, *self._stop_kinds = _sdk_classes(_ANTHROPIC_CLASSES)
         self._message: Any = None
         self._stop: dict[str, Any] = {}
         self._usage: dict[str, Any] = {}
@@ -368,10 +389,13 @@ class AnthropicEvents(StreamReply):
             return  # read by nothing (the accumulator ignores them too)
         if not is_model(event):
             raise _Unread
-        kind = event.type
+        # Fields off __dict__ (no __getattr__ hook): the SDK's event classes hold them all; a
+        # model without one raises, and the accumulator reads it.
+        fields = event.__dict__
+        kind = fields["type"]
         if kind == "content_block_delta":
-            index = event.index
-            delta = event.delta
+            index = fields["index"]
+            delta = fields["delta"]
             dtype = delta.type
             block = self._blocks.get(index)
             if dtype == "text_delta":
@@ -392,36 +416,44 @@ class AnthropicEvents(StreamReply):
             else:
                 self._block(index, block)
         elif kind == "content_block_start":
-            block = event.content_block
+            block = fields["content_block"]
             if not is_model(block):
                 raise _Unread
-            fields = block.__dict__
-            read = {name: fields[name] for name in _ANTHROPIC_BLOCK_FIELDS if name in fields}
+            values = block.__dict__
+            names = _ANTHROPIC_BLOCK_FIELDS.intersection(values)
+            # No comprehension: its frame costs more than the C loop of zip and map.
+            read = dict(zip(names, map(values.__getitem__, names), strict=True))
             extra = block.__pydantic_extra__
             if extra:
                 read.update((k, v) for k, v in extra.items() if k in _ANTHROPIC_BLOCK_FIELDS)
-            index = event.index
+            index = fields["index"]
             self._blocks[index] = read
-            self._pieces.pop((index, "text"), None)
-            self._pieces.pop((index, "thinking"), None)
+            started = self._pieces
+            if started:  # deltas of this index before its start are dropped
+                started.pop((index, "text"), None)
+                started.pop((index, "thinking"), None)
         elif kind == "message_start":
-            message = event.message
+            message = fields["message"]
             if not is_model(message):
                 raise _Unread
+            usage = _fields(message.usage)
             self._message = message
             self._stop = {}
-            self._usage = _fields(message.usage)
+            self._usage = usage
         elif kind == "message_delta":
-            delta = event.delta
-            usage = event.usage
-            stop = {}
-            for key in ("stop_reason", "stop_sequence"):
-                value = getattr(delta, key, None)
+            delta = fields["delta"]
+            updates = _fields(fields["usage"])
+            stop_reason = getattr(delta, "stop_reason", None)
+            stop_sequence = getattr(delta, "stop_sequence", None)
+            # Read; now kept (a loop here, not a comprehension's frame and an update).
+            usage = self._usage
+            for key, value in updates.items():
                 if value is not None:
-                    stop[key] = value
-            updates = {k: v for k, v in _fields(usage).items() if v is not None}
-            self._stop.update(stop)
-            self._usage.update(updates)
+                    usage[key] = value
+            if stop_reason is not None:
+                self._stop["stop_reason"] = stop_reason
+            if stop_sequence is not None:
+                self._stop["stop_sequence"] = stop_sequence
 
     def _block(self, index: int, block: dict[str, Any] | None) -> dict[str, Any]:
         if block is None:
@@ -523,6 +555,9 @@ def _fields(model: Any) -> dict[str, Any]:
 
 
 # -- Google Gemini / Vertex AI ----------------------------------------------------------
+_GOOGLE_CLASSES = ("google.genai.types", "GenerateContentResponse")
+
+
 class GoogleChunks(StreamReply):
     """``GenerateContentResponse`` chunks, as ``GoogleStreamAccumulator`` reads them."""
 
@@ -540,7 +575,7 @@ class GoogleChunks(StreamReply):
 
     def __init__(self, provider: Provider, started: float) -> None:
         super().__init__(provider, started)
-        (self._kind,) = _sdk_classes("google.genai.types", "GenerateContentResponse")
+        (self._kind,) = _sdk_classes(_GOOGLE_CLASSES)
         self._parts: list[dict[str, Any]] = []
         self._tail: list[str] = []
         self._calls = 0
@@ -556,8 +591,7 @@ class GoogleChunks(StreamReply):
         fields = chunk.__dict__
         candidates = fields["candidates"]
         piece = finish = None  # piece: a chunk's only part, continuing the last one's text
-        fresh: list[dict[str, Any]] = []
-        calls, last = self._calls, None
+        fresh: list[dict[str, Any]] | None = None  # else: the chunk's parts
         if candidates:
             candidate = candidates[0].__dict__
             content = candidate["content"]
@@ -572,6 +606,8 @@ class GoogleChunks(StreamReply):
                 ):
                     piece = text
             if piece is None:
+                fresh = []
+                calls, last = self._calls, None
                 for part in parts:
                     calls, last = google_part(fresh, part, calls, last)
             finish = candidate["finish_reason"]
@@ -651,6 +687,7 @@ _SNAPSHOTS = ("response.created", "response.in_progress", "response.queued")
 _FINAL = ("response.completed", "response.incomplete", "response.failed")
 _ITEM_ADDED = "response.output_item.added"
 _ITEM_DONE = "response.output_item.done"
+_UNFOLDED = 256  # item and delta events kept unread, at most
 # What each event read is (one lookup, not a chain of comparisons); others are ignored.
 _STEPS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(_DELTAS, _DELTAS),
@@ -666,9 +703,11 @@ class ResponsesEvents(StreamReply):
     ``read_reply``. Before it, per output item: the ``added`` item, its deltas' text by
     part and the ``done`` item, kept as the accumulator would keep them
     (an item added again starts over, a done one takes no more deltas), and replayed
-    to it only for a stream cut short before its final event."""
+    to it only for a stream cut short before its final event. A stream that ends with
+    its final event never needs them: the events' fields are only put aside as they
+    pass, and sorted into items when that many are kept or when they are replayed."""
 
-    __slots__ = ("_final", "_items", "_snapshot")
+    __slots__ = ("_final", "_items", "_snapshot", "_unfolded")
 
     def __init__(self, provider: Provider, started: float) -> None:
         super().__init__(provider, started)
@@ -678,41 +717,52 @@ class ResponsesEvents(StreamReply):
         # done item, done (takes no more deltas)]; a part's pieces are joined when replayed
         # (the accumulator adds them up in the order each part first appeared, kept here)
         self._items: dict[int, list[Any]] = {}
+        # The fields of the item and delta events not folded into _items yet: a stream
+        # that reaches its final event never needs them, so they are only kept (a
+        # bounded number: then folded) until a stream cut short replays them.
+        self._unfolded: list[dict[str, Any]] = []
 
     def _read(self, event: Any) -> None:
         if not is_model(event):
             raise _Unread
         fields = event.__dict__
-        kind = fields["type"]
-        step = _STEPS.get(kind)
+        step = _STEPS.get(fields["type"])
         if step is None:
             return  # read by nothing (the accumulator ignores it too)
-        if step is _DELTAS:
-            index = fields["output_index"]
-            if index.__class__ is not int:
-                return  # the accumulator ignores it too
-            item = self._items.get(index)
-            if item is None:
-                item = self._items[index] = [None, {}, None, False]
-            if not item[3]:
-                part = (kind, fields.get("content_index"), fields.get("summary_index"))
-                pieces = item[1].get(part)
-                if pieces is None:
-                    pieces = item[1][part] = []
-                pieces.append(fields["delta"])
-        elif kind == _ITEM_ADDED:
-            index = fields["output_index"]
-            if index.__class__ is int:
-                item = self._items.get(index)
-                self._items[index] = [fields["item"], {}, None, item is not None and item[3]]
-        elif kind == _ITEM_DONE:
-            index = fields["output_index"]
-            if index.__class__ is int:
-                self._items[index] = [None, {}, fields["item"], True]
-        elif step is _FINAL:
+        if step is _FINAL:
             self._final = fields["response"]
-        else:
+        elif step is _SNAPSHOTS:
             self._snapshot = fields["response"]
+        else:
+            unfolded = self._unfolded
+            unfolded.append(fields)
+            if len(unfolded) >= _UNFOLDED:
+                self._fold()
+
+    def _fold(self) -> None:
+        """The kept item and delta events, in the order they came, into ``_items``."""
+        items = self._items
+        for fields in self._unfolded:
+            kind = fields["type"]
+            index = fields.get("output_index")
+            if index.__class__ is not int:
+                continue  # the accumulator ignores it too
+            if kind == _ITEM_ADDED:
+                item = items.get(index)
+                items[index] = [fields.get("item"), {}, None, item is not None and item[3]]
+            elif kind == _ITEM_DONE:
+                items[index] = [None, {}, fields.get("item"), True]
+            else:
+                item = items.get(index)
+                if item is None:
+                    item = items[index] = [None, {}, None, False]
+                if not item[3]:
+                    part = (kind, fields.get("content_index"), fields.get("summary_index"))
+                    pieces = item[1].get(part)
+                    if pieces is None:
+                        pieces = item[1][part] = []
+                    pieces.append(fields.get("delta"))
+        self._unfolded.clear()
 
     def _reply(self, waited: float | None) -> Reply | ParsedResponse:
         final = self._final
@@ -722,6 +772,7 @@ class ResponsesEvents(StreamReply):
         return parsed if waited is None else timed(parsed, waited)
 
     def _events(self) -> list[dict[str, Any]]:
+        self._fold()
         events: list[dict[str, Any]] = []
         if self._snapshot is not None:
             events.append({"type": "response.created", "response": _dump(self._snapshot)})

@@ -88,3 +88,16 @@ def test_a_stream_cut_short_gives_what_arrived(name: str) -> None:
 def test_no_chunk_no_reply() -> None:
     for provider, _ in STREAMS.values():
         assert stream_reply(provider, 0.0).result() is None
+
+
+def test_a_long_responses_stream_cut_short_gives_every_delta() -> None:
+    # More item and delta events than the reader keeps unread: folded as they come, in order.
+    events = goldens.responses_events(complete=False)
+    at = next(i for i, e in enumerate(events) if e.type == "response.output_text.delta")
+    deltas = [events[at].model_copy(update={"delta": f"{i} "}) for i in range(600)]
+    chunks = [*events[:at], *deltas]  # cut short before the item is done
+    result = read(Provider.OPENAI_RESPONSES, chunks)
+    assert isinstance(result, ParsedResponse)
+    expected = accumulated(Provider.OPENAI_RESPONSES, chunks)
+    assert attributes(Provider.OPENAI_RESPONSES, result) == expected
+    assert "599 " in expected["gen_ai.output.messages"]
