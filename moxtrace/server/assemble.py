@@ -50,6 +50,7 @@ __all__ = [
     "restore_event",
     "stored_body",
     "to_us",
+    "trace_rows",
 ]
 
 EventKey = tuple[str, str, str, int]
@@ -590,6 +591,74 @@ def event_rows(tenant: str, batch: Sequence[Event | WireEvent], received_us: int
     return out
 
 
+def trace_rows(
+    tenant: str, events: Sequence[Event], received_us: int, times: Mapping[str, list[int]]
+) -> list[tuple[Any, ...]]:
+    """The ``traces`` rows ``derive`` gives ``events``, without deriving their spans.
+
+    ``events`` and ``times`` as ``event_rows`` leaves them (sorted by key; each trace's
+    event times, not widened here). What the events' transaction writes, so each trace
+    gets its number before the 2xx; ``derive`` (the indexer, after the 2xx) gives the
+    same rows. Each span is chosen as ``derive`` chooses it: its last ``span_start``, its
+    last ``span_error`` or else its first ``span_end``, its last ``llm_call``.
+    """
+    spans: dict[tuple[str, str], _Span] = {}
+    for event in events:
+        kind = event.event_type
+        if kind is not _START and kind is not _END and kind is not _ERROR and kind is not _LLM:
+            continue  # widens the times only, which ``times`` already did
+        key = (event.trace_id, event.span_id)
+        span = spans.get(key)
+        if span is None:
+            span = spans[key] = _Span()
+        if kind is _START:
+            span.start = event
+        elif kind is _LLM:
+            span.llm = event
+        elif span.end is None or kind is _ERROR:
+            span.end = event
+    widened = {trace_id: list(pair) for trace_id, pair in times.items()}
+    roots: dict[str, tuple[str, str | None]] = {}
+    services: dict[str, str] = {}
+    for (trace_id, span_id), span in spans.items():
+        start, end, name = span.start, span.end, None
+        if start is not None:
+            meta = start.system_metadata
+            name = _text(meta.get("span_name"))
+            start_us = _time_us(meta.get("start_time"))
+            _widen(widened, trace_id, start.ts_us if start_us is None else start_us)
+            service = _text(meta.get("service_name"))
+            if service and trace_id not in services:
+                services[trace_id] = service
+        if end is not None:
+            end_us = _time_us(end.system_metadata.get("end_time"))
+            _widen(widened, trace_id, end.ts_us if end_us is None else end_us)
+        if start is not None and start.parent_span_id is None and trace_id not in roots:
+            if name is None and end is not None:
+                name = _text(end.system_metadata.get("span_name"))
+            if name is None and span.llm is not None:
+                name = _text(span.llm.system_metadata.get("span_name"))
+            roots[trace_id] = (span_id, name)
+    return [
+        _trace_row(tenant, trace_id, widened[trace_id], roots.get(trace_id), services, received_us)
+        for trace_id in sorted(widened)
+    ]
+
+
+def _trace_row(
+    tenant: str,
+    trace_id: str,
+    times: list[int],
+    root: tuple[str, str | None] | None,
+    services: Mapping[str, str],
+    received_us: int,
+) -> tuple[Any, ...]:
+    """A ``TRACE_COLUMNS`` row; ``root``: the root span's id and name."""
+    first, last = times
+    root_id, root_name = root if root else (None, None)
+    return (tenant, trace_id, first, last, root_id, root_name, services.get(trace_id), received_us)
+
+
 def batch_rows(
     tenant: str, batch: Sequence[Event | WireEvent], received_us: int, *, tail: bool = False
 ) -> tuple[EventRows, Derived]:
@@ -691,20 +760,10 @@ def derive(
                     out.metadata.append((tenant, trace_id, span_id, clean, text))
 
     for trace_id in sorted(times):
-        first, last = times[trace_id]
-        root = roots.get(trace_id)
-        out.traces.append(
-            (
-                tenant,
-                trace_id,
-                first,
-                last,
-                root[2] if root else None,
-                root[4] if root else None,
-                services.get(trace_id),
-                received_us,
-            )
-        )
+        root_row = roots.get(trace_id)
+        root = (root_row[2], root_row[4]) if root_row else None
+        trace = _trace_row(tenant, trace_id, times[trace_id], root, services, received_us)
+        out.traces.append(trace)
         if tail:
             out.tail.append({"trace_id": trace_id, "spans": summaries.get(trace_id, [])})
     return out

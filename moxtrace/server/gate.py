@@ -27,6 +27,8 @@ class IngestGate:
         self._timeout = timeout
         self._retry_after = retry_after
         self._waiting = 0
+        self._quiet = asyncio.Event()
+        self._quiet.set()
         self.inflight = 0
         """Requests holding a slot now."""
         self.refused = 0
@@ -36,6 +38,15 @@ class IngestGate:
     def waiting(self) -> int:
         """Requests waiting for a slot now."""
         return self._waiting
+
+    async def quiet(self, timeout: float) -> bool:
+        """Wait until no request holds or waits for a slot, at most ``timeout`` s; whether
+        it is quiet now."""
+        if self._quiet.is_set():
+            return True
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._quiet.wait(), timeout)
+        return self._quiet.is_set()
 
     async def _acquire_within(self, timeout: float) -> bool:
         # Not asyncio.wait_for: a permit granted just as the timeout fires must not leak.
@@ -59,6 +70,16 @@ class IngestGate:
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Hold one slot; raise ``ApiError`` 503 if the queue is full or the wait too long."""
+        self._quiet.clear()
+        try:
+            async with self._held():
+                yield
+        finally:
+            if not self.inflight and not self._waiting:
+                self._quiet.set()
+
+    @asynccontextmanager
+    async def _held(self) -> AsyncIterator[None]:
         if self._semaphore.locked():
             if self._waiting >= self._max_queued:
                 self.refused += 1

@@ -1,10 +1,11 @@
 """The ingest path shared by every route: events in, committed, handed to the indexer.
 
 Routes parse their own wire format into validated events and hand them to
-``Ingestor.ingest``. It derives the batch's spans, LLM calls, traces and metadata, and
-returns only after the store committed the events and the traces' rows (acknowledgement
-means durable); the rest is written by the indexer right after
-(``moxtrace.server.indexer``). Database trouble becomes
+``Ingestor.ingest``. It builds the events' rows and their traces' rows (``trace_rows``:
+what gives each trace its number, without assembling the spans) and returns only after
+the store committed them (acknowledgement means durable); the spans, LLM calls and
+metadata are derived and written by the indexer right after, while the client prepares
+its next batch (``moxtrace.server.indexer``). Database trouble becomes
 503 + ``Retry-After`` (nothing was stored, the client retries), never a 500. CPU-heavy
 steps of large batches run in a worker thread so the event loop keeps answering health
 checks and small requests.
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import exc as sa_exc
 
-from moxtrace.server.assemble import Derived, Event, EventRows, WireEvent, batch_rows
+from moxtrace.server.assemble import Event, EventRows, WireEvent, event_rows, trace_rows
 from moxtrace.server.errors import ApiError, invalid_payload, unavailable
 from moxtrace.server.gcpause import gc_paused
 from moxtrace.server.indexer import Indexer
@@ -62,16 +63,17 @@ class Ingestor:
     async def ingest(self, tenant: str, events: Sequence[Event | WireEvent]) -> EventsWritten:
         """Store ``events`` all or nothing; durable when this returns (then indexed)."""
         now_us = int(time.time() * 1e6)
-        tail = self._indexer.tails(tenant)
 
-        def build() -> tuple[EventRows, Derived]:
+        def build() -> EventRows:
             try:
                 with gc_paused():
-                    return batch_rows(tenant, events, now_us, tail=tail)
+                    rows = event_rows(tenant, events, now_us)
+                    rows.traces = trace_rows(tenant, rows.events, now_us, rows.times)
+                    return rows
             except ValueError as exc:
                 raise invalid_payload(f"body: an event cannot be stored ({exc})") from None
 
-        rows, derived = await off_loop(len(events) * 256, build)
+        rows = await off_loop(len(events) * 256, build)
         async with self._store_errors(tenant):
             result = await self._store.telemetry.write_events(rows)
         counters = self.counters
@@ -79,9 +81,7 @@ class Ingestor:
         counters.events_accepted += result.accepted
         counters.events_duplicate += result.duplicates
         if result.pending_id is not None:
-            await self._indexer.submit(
-                tenant, derived, result.trace_numbers, result.pending_id, len(rows.events)
-            )
+            await self._indexer.submit(rows, result.trace_numbers, result.pending_id)
         return result
 
     async def close(self) -> None:

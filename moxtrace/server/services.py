@@ -52,7 +52,10 @@ class Services:
     async def start(cls, settings: ServerSettings, store: Store) -> Services:
         """Wire everything around an open store."""
         broadcaster = Broadcaster(settings.tail_queue_size, settings.max_subscribers)
-        indexer = Indexer(store, broadcaster)
+        gate = IngestGate(
+            settings.max_inflight, settings.max_queued, settings.queue_timeout, settings.retry_after
+        )
+        indexer = Indexer(store, broadcaster, yield_to=gate)
         indexer.start()
         ingestor = Ingestor(store, indexer, settings.retry_after)
         if settings.queue:
@@ -65,12 +68,7 @@ class Services:
             store=store,
             auth=Authenticator(store.keys, ttl=settings.key_cache_ttl),
             limiter=TenantRateLimiter(settings.rate_limit, settings.burst),
-            gate=IngestGate(
-                settings.max_inflight,
-                settings.max_queued,
-                settings.queue_timeout,
-                settings.retry_after,
-            ),
+            gate=gate,
             broadcaster=broadcaster,
             signer=UrlSigner(await store.signing_key(), settings.signed_url_ttl),
             indexer=indexer,

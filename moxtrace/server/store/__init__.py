@@ -28,10 +28,16 @@ from moxtrace.server.store.dialect import insert_for
 from moxtrace.server.store.engine import create_engine, describe_url
 from moxtrace.server.store.keys import KeyStore
 from moxtrace.server.store.migrations import migrate
-from moxtrace.server.store.telemetry import EventsWritten, PendingBatch, TelemetryStore
+from moxtrace.server.store.telemetry import (
+    DerivedBatch,
+    EventsWritten,
+    PendingBatch,
+    TelemetryStore,
+)
 from moxtrace.server.store.traces import TraceFilter, TraceQueries
 
 __all__ = [
+    "DerivedBatch",
     "EventsWritten",
     "KeyStore",
     "PendingBatch",

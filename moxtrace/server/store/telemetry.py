@@ -43,7 +43,7 @@ from moxtrace.types.telemetry import TelemetryLogRequest
 if TYPE_CHECKING:
     from moxtrace.server.store import Store
 
-__all__ = ["EventsWritten", "PendingBatch", "TelemetryStore"]
+__all__ = ["DerivedBatch", "EventsWritten", "PendingBatch", "TelemetryStore"]
 
 _log = logging.getLogger("moxtrace.server")
 _EVENT_KEY = ("trace_seq", "span_id", "event_type", "sequence_number")
@@ -96,6 +96,20 @@ class EventsWritten:
     """The ``pending_batches`` row to hand to ``write_derived`` (None: nothing new)."""
     trace_numbers: dict[str, int] = field(default_factory=dict)
     """The number (``trace_seq``) of each of the batch's traces, by trace id."""
+
+
+@dataclass(frozen=True)
+class DerivedBatch:
+    """What ``write_derived`` stores for one batch."""
+
+    derived: Derived
+    pending_id: int | None
+    """The batch's ``pending_batches`` row, deleted with the write (None: there is none)."""
+    numbers: Mapping[str, int] | None = None
+    """The traces' numbers (``EventsWritten.trace_numbers``); None: upsert the traces."""
+    traces: Sequence[tuple[Any, ...]] = ()
+    """Trace rows (``TRACE_COLUMNS``) to upsert again, with ``numbers``: what the
+    events' transaction could not tell of them."""
 
 
 @dataclass(frozen=True)
@@ -227,20 +241,33 @@ class TelemetryStore:
         rows it stored (``batch_rows``); without them (a replay), ``derived.traces`` are
         upserted here, which gives the numbers.
         """
+        await self.write_derived_many([DerivedBatch(derived, pending_id, numbers)])
+
+    async def write_derived_many(self, batches: Sequence[DerivedBatch]) -> None:
+        """``write_derived`` for several batches in one transaction (one commit), in order:
+        each batch's rows are applied as if it had been written alone after the previous."""
         if not self._postgresql:
             await self._store.write_sqlite(
-                lambda connection: self._derived_sqlite(connection, derived, pending_id, numbers)
+                lambda connection: self._derived_sqlite(connection, batches)
             )
             return
         async with self._store.write() as conn:
-            if numbers is None:
-                numbers = await self._trace_numbers_postgresql(conn, derived.traces)
-            await self._upsert_spans.write(conn, _numbered(numbers, derived.spans))
-            await self._insert_llm.write(conn, _numbered(numbers, derived.llm_calls))
-            await self._insert_metadata.write(conn, _numbered(numbers, derived.metadata))
-            if pending_id is not None:
+            for batch in batches:
+                numbers = batch.numbers
+                if numbers is None:
+                    numbers = await self._trace_numbers_postgresql(conn, batch.derived.traces)
+                elif batch.traces:
+                    await self._trace_numbers_postgresql(conn, list(batch.traces))
+                derived = batch.derived
+                await self._upsert_spans.write(conn, _numbered(numbers, derived.spans))
+                await self._insert_llm.write(conn, _numbered(numbers, derived.llm_calls))
+                await self._insert_metadata.write(conn, _numbered(numbers, derived.metadata))
+            pending_ids = [b.pending_id for b in batches if b.pending_id is not None]
+            if pending_ids:
                 await conn.execute(
-                    delete(schema.pending_batches).where(schema.pending_batches.c.id == pending_id)
+                    delete(schema.pending_batches).where(
+                        schema.pending_batches.c.id.in_(pending_ids)
+                    )
                 )
 
     async def _trace_numbers_postgresql(
@@ -265,19 +292,29 @@ class TelemetryStore:
         return numbers
 
     def _derived_sqlite(
-        self,
-        connection: sqlite3.Connection,
-        derived: Derived,
-        pending_id: int | None,
-        numbers: Mapping[str, int] | None,
+        self, connection: sqlite3.Connection, batches: Sequence[DerivedBatch]
     ) -> None:
-        if numbers is None:
-            numbers = self._trace_numbers_sqlite(connection, derived.traces)
-        self._upsert_spans.write_sqlite(connection, _numbered(numbers, derived.spans))
-        self._insert_llm.write_sqlite(connection, _numbered(numbers, derived.llm_calls))
-        self._insert_metadata.write_sqlite(connection, _numbered(numbers, derived.metadata))
-        if pending_id is not None:
-            connection.execute('DELETE FROM "pending_batches" WHERE "id" = ?', (pending_id,))
+        # One statement per table for all the batches: rows in batch order, so an upsert
+        # of a span sent in two batches applies them in the order they were committed.
+        spans: list[tuple[Any, ...]] = []
+        llm_calls: list[tuple[Any, ...]] = []
+        metadata: list[tuple[Any, ...]] = []
+        for batch in batches:
+            numbers = batch.numbers
+            if numbers is None:
+                numbers = self._trace_numbers_sqlite(connection, batch.derived.traces)
+            elif batch.traces:
+                self._trace_numbers_sqlite(connection, list(batch.traces))
+            spans += _numbered(numbers, batch.derived.spans)
+            llm_calls += _numbered(numbers, batch.derived.llm_calls)
+            metadata += _numbered(numbers, batch.derived.metadata)
+        self._upsert_spans.write_sqlite(connection, spans)
+        self._insert_llm.write_sqlite(connection, llm_calls)
+        self._insert_metadata.write_sqlite(connection, metadata)
+        connection.executemany(
+            'DELETE FROM "pending_batches" WHERE "id" = ?',
+            [(b.pending_id,) for b in batches if b.pending_id is not None],
+        )
 
     async def pending_batches(self, created_before_us: int | None = None) -> list[PendingBatch]:
         """Batches whose derived rows are missing, oldest first."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from moxtrace.server.assemble import (
     EVENT_COLUMNS,
@@ -17,6 +19,7 @@ from moxtrace.server.assemble import (
     from_wire,
     restore_event,
     stored_body,
+    trace_rows,
 )
 from moxtrace.server.payloads import validate_events
 from moxtrace.types.telemetry import TelemetryLogRequest
@@ -271,3 +274,36 @@ def test_odd_values_never_break_assembly() -> None:
     assert span["duration_ms"] == 3000.0  # from the times: start fell back to the timestamp
     assert span["status_code"] == "UNSET"
     assert [(r[3], r[4]) for r in derived.metadata] == [("ok", "v")]
+
+
+_SPANS = ("00f067aa0ba902b7", "53995c3f42cd8ad8", "b7ad6b7169203331")
+_TRACES = (TRACE, "0af7651916cd43dd8448eb211c80319c")
+_KINDS = ("span_start", "span_end", "span_error", "llm_call", "custom")
+_MOMENTS = st.integers(0, 10).map(lambda s: f"2025-01-01T00:00:{s:02d}Z")
+
+
+@st.composite
+def _odd_event(draw: st.DrawFn) -> dict[str, Any]:
+    kind = draw(st.sampled_from(_KINDS))
+    meta: dict[str, Any] = {}
+    for key in ("span_name", "service_name", "start_time", "end_time"):
+        if draw(st.booleans()):
+            meta[key] = draw(st.one_of(_MOMENTS, st.sampled_from(["n1", "", "svc", 7, None])))
+    span = draw(st.sampled_from(_SPANS))
+    return {
+        **event(kind, span, draw(st.integers(0, 3))),
+        "trace_id": draw(st.sampled_from(_TRACES)),
+        "timestamp": draw(_MOMENTS),
+        "parent_span_id": draw(st.sampled_from([None, *_SPANS])),
+        "system_metadata": meta,
+    }
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_odd_event(), max_size=12))
+def test_trace_rows_are_the_traces_derive_gives(batch: list[dict[str, Any]]) -> None:
+    # Ingest commits trace_rows() before the 2xx; the indexer derives the rest later and
+    # writes a trace again only where the two differ: they must not.
+    out = event_rows("acme", validate_events(batch), received_us=7)
+    light = trace_rows("acme", out.events, 7, out.times)
+    assert light == derive("acme", out.events, 7, times=out.times).traces

@@ -8,17 +8,25 @@ from pathlib import Path
 
 import pytest
 
-from moxtrace.server.assemble import batch_rows, event_rows
+from moxtrace.server.assemble import EventRows, WireEvent, event_rows, trace_rows
 from moxtrace.server.broadcast import Broadcaster
+from moxtrace.server.gate import IngestGate
 from moxtrace.server.indexer import Indexer
 from moxtrace.server.payloads import validate_events
-from moxtrace.server.store import Store
+from moxtrace.server.store import DerivedBatch, Store
 from tests.support.server import new_span_id, new_trace_id, span_events
 
 
 @pytest.fixture
 def url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
+
+
+def committable(tenant: str, events: list[WireEvent], received_us: int) -> EventRows:
+    """A batch's rows as ``Ingestor.ingest`` commits them (events and trace rows)."""
+    rows = event_rows(tenant, events, received_us)
+    rows.traces = trace_rows(tenant, rows.events, received_us, rows.times)
+    return rows
 
 
 async def acknowledge(store: Store, spans: int = 3) -> int:
@@ -64,11 +72,9 @@ async def test_submitted_batches_are_indexed_in_order_and_announced(url: str) ->
                 trace_id = new_trace_id()
                 trace_ids.append(trace_id)
                 events = validate_events(span_events(trace_id, new_span_id()))
-                rows, derived = batch_rows("t", events, 1, tail=True)
+                rows = committable("t", events, 1)
                 written = await store.telemetry.write_events(rows)
-                await indexer.submit(
-                    "t", derived, written.trace_numbers, written.pending_id, len(rows.events)
-                )
+                await indexer.submit(rows, written.trace_numbers, written.pending_id)
             assert await indexer.caught_up(timeout=10)
             assert indexer.backlog == 0
             frames = list(sub._frames)
@@ -93,6 +99,113 @@ async def test_the_sweep_replays_batches_left_pending(url: str) -> None:
         while (await store.telemetry.counts("t"))["spans"] != 2:
             assert time.monotonic() < deadline, "the sweep did not replay the batch"
             await asyncio.sleep(0.02)
+    finally:
+        await indexer.close()
+        await store.close()
+
+
+async def test_it_waits_for_ingest_at_work_then_writes_what_queued_in_one_transaction(
+    url: str,
+) -> None:
+    store = await Store.open(url)
+    gate = IngestGate(4, 4, 5.0, 1)
+    indexer = Indexer(store, Broadcaster(), yield_to=gate, max_defer=30.0)
+    writes: list[int] = []
+    write_many = store.telemetry.write_derived_many
+
+    async def counted(batches: list[DerivedBatch]) -> None:
+        writes.append(len(batches))
+        await write_many(batches)
+
+    store.telemetry.write_derived_many = counted  # type: ignore[method-assign]
+    indexer.start()
+    release = asyncio.Event()
+
+    async def request_at_work() -> None:
+        async with gate.slot():
+            await release.wait()
+
+    try:
+        assert await indexer.caught_up(timeout=10)
+        at_work = asyncio.ensure_future(request_at_work())
+        await asyncio.sleep(0)
+        for _ in range(3):
+            events = validate_events(span_events(new_trace_id(), new_span_id()))
+            rows = committable("t", events, 1)
+            written = await store.telemetry.write_events(rows)
+            await indexer.submit(rows, written.trace_numbers, written.pending_id)
+        await asyncio.sleep(0.3)
+        assert writes == [] and indexer.backlog == 3  # deferred while a request is at work
+        release.set()
+        await at_work
+        assert await indexer.caught_up(timeout=10)
+        assert writes == [3]
+        assert (await store.telemetry.counts("t"))["spans"] == 3
+        assert await store.telemetry.pending_batches() == []
+    finally:
+        release.set()
+        await indexer.close()
+        await store.close()
+
+
+async def test_a_query_waiting_for_the_indexer_ends_its_deferral(url: str) -> None:
+    store = await Store.open(url)
+    gate = IngestGate(4, 4, 5.0, 1)
+    indexer = Indexer(store, Broadcaster(), yield_to=gate, max_defer=60.0)
+    indexer.start()
+    release = asyncio.Event()
+
+    async def request_at_work() -> None:
+        async with gate.slot():
+            await release.wait()
+
+    at_work = asyncio.ensure_future(request_at_work())
+    try:
+        assert await indexer.caught_up(timeout=10)
+        await asyncio.sleep(0)
+        events = validate_events(span_events(new_trace_id(), new_span_id()))
+        rows = committable("t", events, 1)
+        written = await store.telemetry.write_events(rows)
+        await indexer.submit(rows, written.trace_numbers, written.pending_id)
+        # The request is still at work; the query does not wait out the 60 s deferral.
+        assert await indexer.caught_up(timeout=5)
+        assert (await store.telemetry.counts("t"))["spans"] == 1
+    finally:
+        release.set()
+        await at_work
+        await indexer.close()
+        await store.close()
+
+
+async def test_a_trace_row_the_events_transaction_left_incomplete_is_written_again(
+    url: str,
+) -> None:
+    # Ingest commits trace_rows(), which agree with derive(); rows that do not (here
+    # event_rows' own: no root, the event times only) are completed by the indexer.
+    store = await Store.open(url)
+    indexer = Indexer(store, Broadcaster())
+    indexer.start()
+    try:
+        trace_id, root = new_trace_id(), new_span_id()
+        events = validate_events(
+            span_events(trace_id, root, name="root", service_name="checkout")
+            + span_events(
+                trace_id, new_span_id(), parent_span_id=root, name="child", service_name="checkout"
+            )
+        )
+        rows = event_rows("t", events, 1)
+        assert rows.traces[0][4:7] == (None, None, None)
+        written = await store.telemetry.write_events(rows)
+        await indexer.submit(rows, written.trace_numbers, written.pending_id)
+        assert await indexer.caught_up(timeout=10)
+        async with store.read() as conn:
+            stored = (
+                await conn.exec_driver_sql(
+                    "SELECT root_span_id, root_name, service_name FROM traces WHERE trace_id = ?",
+                    (trace_id,),
+                )
+            ).all()
+        assert [tuple(row) for row in stored] == [(root, "root", "checkout")]
     finally:
         await indexer.close()
         await store.close()
