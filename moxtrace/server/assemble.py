@@ -41,6 +41,7 @@ __all__ = [
     "EventRows",
     "WireEvent",
     "batch_rows",
+    "committed_rows",
     "derive",
     "dumps",
     "event_rows",
@@ -657,6 +658,13 @@ def _trace_row(
     first, last = times
     root_id, root_name = root if root else (None, None)
     return (tenant, trace_id, first, last, root_id, root_name, services.get(trace_id), received_us)
+
+
+def committed_rows(tenant: str, batch: Sequence[Event | WireEvent], received_us: int) -> EventRows:
+    """What ingest commits before its 2xx: ``event_rows`` with their ``trace_rows``."""
+    rows = event_rows(tenant, batch, received_us)
+    rows.traces = trace_rows(tenant, rows.events, received_us, rows.times)
+    return rows
 
 
 def batch_rows(

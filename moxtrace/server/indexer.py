@@ -25,8 +25,7 @@ import functools
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from moxtrace.server.assemble import Derived, EventRows, derive, from_wire
 from moxtrace.server.broadcast import Broadcaster
@@ -60,7 +59,6 @@ class _Job:
     rows: EventRows | None = None
     """The committed events, with the trace rows their transaction wrote."""
     numbers: Mapping[str, int] | None = None
-    tail: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Indexer:
@@ -222,7 +220,6 @@ class Indexer:
             written = set(rows.traces)
             again = [row for row in batch.traces if row not in written]
             job.batch = DerivedBatch(batch, job.pending_id, job.numbers, again)
-            job.tail = batch.tail
             job.rows = None  # the events are not needed any more
 
     async def _index_together(self, jobs: list[_Job]) -> None:
@@ -242,7 +239,7 @@ class Indexer:
             await self._index(job)
 
     def _publish(self, job: _Job) -> None:
-        for message in job.tail:
+        for message in job.batch.derived.tail if job.batch is not None else ():
             self._broadcaster.publish(job.tenant, "spans", message)
 
     async def _index(self, job: _Job) -> bool:
@@ -281,7 +278,7 @@ class Indexer:
                 _log.exception("deriving rows from a pending batch failed; it stays pending")
                 continue
             replay = DerivedBatch(derived, batch.id)
-            job = _Job(batch.tenant, replay, batch.id, len(events), tail=derived.tail)
+            job = _Job(batch.tenant, replay, batch.id, len(events))
             await self._index(job)
             self.replayed += 1
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import exc as sa_exc
 
-from moxtrace.server.assemble import Event, EventRows, WireEvent, event_rows, trace_rows
+from moxtrace.server.assemble import Event, EventRows, WireEvent, committed_rows
 from moxtrace.server.errors import ApiError, invalid_payload, unavailable
 from moxtrace.server.gcpause import gc_paused
 from moxtrace.server.indexer import Indexer
@@ -67,9 +67,7 @@ class Ingestor:
         def build() -> EventRows:
             try:
                 with gc_paused():
-                    rows = event_rows(tenant, events, now_us)
-                    rows.traces = trace_rows(tenant, rows.events, now_us, rows.times)
-                    return rows
+                    return committed_rows(tenant, events, now_us)
             except ValueError as exc:
                 raise invalid_payload(f"body: an event cannot be stored ({exc})") from None
 

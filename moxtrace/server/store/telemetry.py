@@ -100,7 +100,7 @@ class EventsWritten:
 
 @dataclass(frozen=True)
 class DerivedBatch:
-    """What ``write_derived`` stores for one batch."""
+    """What ``write_derived_many`` stores for one batch."""
 
     derived: Derived
     pending_id: int | None
@@ -232,20 +232,11 @@ class TelemetryStore:
         duplicates = len(batch.rows) - accepted + batch.repeats
         return EventsWritten(accepted, duplicates, pending_id, numbers)
 
-    async def write_derived(
-        self, derived: Derived, pending_id: int | None, numbers: Mapping[str, int] | None = None
-    ) -> None:
-        """Store what was derived from a batch and forget its pending row.
-
-        ``numbers``: the traces' numbers, as ``write_events`` returned them with the trace
-        rows it stored (``batch_rows``); without them (a replay), ``derived.traces`` are
-        upserted here, which gives the numbers.
-        """
-        await self.write_derived_many([DerivedBatch(derived, pending_id, numbers)])
-
     async def write_derived_many(self, batches: Sequence[DerivedBatch]) -> None:
-        """``write_derived`` for several batches in one transaction (one commit), in order:
-        each batch's rows are applied as if it had been written alone after the previous."""
+        """Store what was derived from ``batches`` and forget their pending rows, in one
+        transaction (one commit), in order: each batch's rows are applied as if it had been
+        written alone after the previous. A batch without ``numbers`` (a replay) upserts its
+        ``derived.traces``, which gives them."""
         if not self._postgresql:
             await self._store.write_sqlite(
                 lambda connection: self._derived_sqlite(connection, batches)

@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from moxtrace.server.assemble import event_rows, trace_rows
+from moxtrace.server.assemble import committed_rows
 from moxtrace.server.payloads import validate_events
 from moxtrace.server.store import Store
 from tests.support.server import new_span_id, new_trace_id, span_events
@@ -23,8 +23,7 @@ async def write_batch(store: Store, spans: int = 50) -> None:
     events = []
     for _ in range(spans):
         events += span_events(new_trace_id(), new_span_id(), content={"text": "x" * 2000})
-    rows = event_rows("t", validate_events(events), int(time.time() * 1e6))
-    rows.traces = trace_rows("t", rows.events, rows.received_us, rows.times)
+    rows = committed_rows("t", validate_events(events), int(time.time() * 1e6))
     written = await store.telemetry.write_events(rows)
     assert written.accepted == len(events)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from moxtrace.server.assemble import EventRows, WireEvent, event_rows, trace_rows
+from moxtrace.server.assemble import committed_rows, event_rows
 from moxtrace.server.broadcast import Broadcaster
 from moxtrace.server.gate import IngestGate
 from moxtrace.server.indexer import Indexer
@@ -20,13 +20,6 @@ from tests.support.server import new_span_id, new_trace_id, span_events
 @pytest.fixture
 def url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
-
-
-def committable(tenant: str, events: list[WireEvent], received_us: int) -> EventRows:
-    """A batch's rows as ``Ingestor.ingest`` commits them (events and trace rows)."""
-    rows = event_rows(tenant, events, received_us)
-    rows.traces = trace_rows(tenant, rows.events, received_us, rows.times)
-    return rows
 
 
 async def acknowledge(store: Store, spans: int = 3) -> int:
@@ -72,7 +65,7 @@ async def test_submitted_batches_are_indexed_in_order_and_announced(url: str) ->
                 trace_id = new_trace_id()
                 trace_ids.append(trace_id)
                 events = validate_events(span_events(trace_id, new_span_id()))
-                rows = committable("t", events, 1)
+                rows = committed_rows("t", events, 1)
                 written = await store.telemetry.write_events(rows)
                 await indexer.submit(rows, written.trace_numbers, written.pending_id)
             assert await indexer.caught_up(timeout=10)
@@ -131,7 +124,7 @@ async def test_it_waits_for_ingest_at_work_then_writes_what_queued_in_one_transa
         await asyncio.sleep(0)
         for _ in range(3):
             events = validate_events(span_events(new_trace_id(), new_span_id()))
-            rows = committable("t", events, 1)
+            rows = committed_rows("t", events, 1)
             written = await store.telemetry.write_events(rows)
             await indexer.submit(rows, written.trace_numbers, written.pending_id)
         await asyncio.sleep(0.3)
@@ -164,7 +157,7 @@ async def test_a_query_waiting_for_the_indexer_ends_its_deferral(url: str) -> No
         assert await indexer.caught_up(timeout=10)
         await asyncio.sleep(0)
         events = validate_events(span_events(new_trace_id(), new_span_id()))
-        rows = committable("t", events, 1)
+        rows = committed_rows("t", events, 1)
         written = await store.telemetry.write_events(rows)
         await indexer.submit(rows, written.trace_numbers, written.pending_id)
         # The request is still at work; the query does not wait out the 60 s deferral.
