@@ -3,7 +3,7 @@ from them (by the indexer), and content uploaded through signed URLs.
 
 ``write_events`` stores the events of a batch, its traces' rows (which give each trace its
 number) and a ``pending_batches`` row naming the events, in one transaction: once it
-returns, the batch is durable and the client gets its 2xx. ``write_derived`` stores the
+returns, the batch is durable and the client gets its 2xx. ``write_derived_many`` stores the
 spans, LLM calls and metadata assembled from those events (keyed by the numbers
 ``write_events`` returned; a replay upserts the traces again to learn them) and deletes
 the pending row, in one transaction. A crash in between leaves the
@@ -93,7 +93,7 @@ class EventsWritten:
     accepted: int
     duplicates: int
     pending_id: int | None = None
-    """The ``pending_batches`` row to hand to ``write_derived`` (None: nothing new)."""
+    """The ``pending_batches`` row to hand to ``write_derived_many`` (None: nothing new)."""
     trace_numbers: dict[str, int] = field(default_factory=dict)
     """The number (``trace_seq``) of each of the batch's traces, by trace id."""
 
